@@ -1,0 +1,10 @@
+//! Barnacle's native core: everything the NIFs do, in plain Rust with no
+//! BEAM types, so that `cargo test` reaches all of it.
+//!
+//! - [`name`]: node-name parsing, validation and canonical writing;
+//! - [`epmd`]: the EPMD `NAMES_REQ` client, under a deadline;
+//! - [`diff`]: the membership diff and its ownership rules.
+
+pub mod diff;
+pub mod epmd;
+pub mod name;

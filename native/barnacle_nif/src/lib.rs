@@ -1,0 +1,114 @@
+//! Rustler NIFs for the Erlang module `barnacle_native`.
+//!
+//! Conversions only: every function decodes its terms, calls into
+//! `barnacle_core` and encodes the answer. Network calls run on dirty IO
+//! schedulers, compute on dirty CPU schedulers, so no normal scheduler is
+//! ever held. Rustler turns a panic into an Erlang exception
+//! (`nif_panicked`), and nothing here should panic in the first place.
+
+use barnacle_core::{diff, epmd, name};
+use rustler::{Atom, Binary, Encoder, Env, NifMap, Term};
+use std::time::Duration;
+
+mod atoms {
+    rustler::atoms! { ok, error }
+}
+
+/// Upper bound on a timeout accepted from Erlang: one hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+fn ok<'a, T: Encoder>(env: Env<'a>, value: T) -> Term<'a> {
+    (atoms::ok(), value).encode(env)
+}
+
+fn error<'a>(env: Env<'a>, reason: &str) -> Term<'a> {
+    // Reasons come from a fixed set of core identifiers, never from input.
+    match Atom::from_str(env, reason) {
+        Ok(a) => (atoms::error(), a).encode(env),
+        Err(_) => (atoms::error(), atoms::error()).encode(env),
+    }
+}
+
+fn lossy(bin: &Binary) -> String {
+    String::from_utf8_lossy(bin.as_slice()).into_owned()
+}
+
+/// `epmd_names(Host, Port, TimeoutMs, MaxNames)`: the names registered with
+/// the EPMD at `Host:Port`, as `{ok, {[{Name, Port}], Rejected}}` or
+/// `{error, Reason}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn epmd_names<'a>(env: Env<'a>, host: Binary, port: u16, timeout_ms: u64, max_names: usize) -> Term<'a> {
+    let host = lossy(&host);
+    let timeout = Duration::from_millis(timeout_ms.min(MAX_TIMEOUT_MS));
+    match epmd::names(&host, port, timeout, max_names) {
+        Ok(names) => {
+            let entries: Vec<(String, u16)> =
+                names.entries.into_iter().map(|e| (e.name, e.port)).collect();
+            ok(env, (entries, names.rejected))
+        }
+        Err(e) => error(env, e.as_str()),
+    }
+}
+
+#[derive(NifMap)]
+struct DiffIn<'a> {
+    discovered: Vec<Binary<'a>>,
+    connected: Vec<Binary<'a>>,
+    owned: Vec<Binary<'a>>,
+    self_name: Binary<'a>,
+    prune: bool,
+    max_nodes: usize,
+}
+
+#[derive(NifMap)]
+struct DiffOut {
+    wanted: Vec<String>,
+    connect: Vec<String>,
+    disconnect: Vec<String>,
+    invalid: Vec<(String, Atom)>,
+    invalid_count: usize,
+    over_limit: usize,
+}
+
+/// `diff_nodes(#{discovered, connected, owned, self_name, prune, max_nodes})`:
+/// what a pass connects and disconnects, as a map (see `barnacle_core::diff`).
+#[rustler::nif(schedule = "DirtyCpu")]
+fn diff_nodes<'a>(env: Env<'a>, input: DiffIn<'a>) -> Term<'a> {
+    let conv = |v: &[Binary]| v.iter().map(lossy).collect::<Vec<_>>();
+    let out = diff::diff(&diff::DiffInput {
+        discovered: conv(&input.discovered),
+        connected: conv(&input.connected),
+        owned: conv(&input.owned),
+        self_name: lossy(&input.self_name),
+        prune: input.prune,
+        max_nodes: input.max_nodes,
+    });
+    let invalid = out
+        .invalid
+        .into_iter()
+        .filter_map(|(n, e)| Atom::from_str(env, e.as_str()).ok().map(|a| (n, a)))
+        .collect();
+    DiffOut {
+        wanted: out.wanted,
+        connect: out.connect,
+        disconnect: out.disconnect,
+        invalid,
+        invalid_count: out.invalid_count,
+        over_limit: out.over_limit,
+    }
+    .encode(env)
+}
+
+/// `normalize_node_name(Name)`: `{ok, Canonical}` or `{error, Reason}`.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn normalize_node_name<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
+    if text.len() > name::MAX_NODE_NAME_LEN {
+        return error(env, name::NameError::TooLong.as_str());
+    }
+    match name::canonical(&lossy(&text)) {
+        Ok(n) => ok(env, n),
+        Err(e) => error(env, e.as_str()),
+    }
+}
+
+rustler::init!("barnacle_native");
