@@ -36,7 +36,7 @@ fn lossy(bin: &Binary) -> String {
 /// `epmd_names(Host, Port, TimeoutMs, MaxNames)`: the names registered with
 /// the EPMD at `Host:Port`, as `{ok, {[{Name, Port}], Rejected}}` or
 /// `{error, Reason}`.
-#[rustler::nif(schedule = "DirtyIo")]
+#[rustler::nif(name = "epmd_names_nif", schedule = "DirtyIo")]
 fn epmd_names<'a>(env: Env<'a>, host: Binary, port: u16, timeout_ms: u64, max_names: usize) -> Term<'a> {
     let host = lossy(&host);
     let timeout = Duration::from_millis(timeout_ms.min(MAX_TIMEOUT_MS));

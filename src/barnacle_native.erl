@@ -1,0 +1,101 @@
+%%% @doc The native core, loaded as NIFs from `priv/libbarnacle_nif.so'.
+%%%
+%%% Erlang and Elixir users may call these functions directly
+%%% (`:barnacle_native.epmd_names("127.0.0.1", 4369, 1000, 100)' in Elixir).
+%%% Every function runs on a dirty scheduler, keeps a deadline on its I/O
+%%% and returns plain terms: node names are binaries, never atoms.
+%%%
+%%% If the library is missing or fails to load, the module still loads and
+%%% every function raises `{barnacle_nif_not_loaded, Info}', where `Info'
+%%% names the path that was tried, the loader's reason and the command
+%%% that builds the library.
+-module(barnacle_native).
+
+-export([epmd_names/4, diff_nodes/1, normalize_node_name/1]).
+-export([load_error/0]).
+
+-on_load(init/0).
+
+-define(BUILD_COMMAND, "sh native/build.sh (or: make native)").
+
+-type name() :: binary().
+-type diff_input() :: #{discovered := [binary()], connected := [binary()],
+                        owned := [binary()], self_name := binary(),
+                        prune := boolean(), max_nodes := non_neg_integer()}.
+-type diff_output() :: #{wanted := [name()], connect := [name()],
+                         disconnect := [name()], invalid := [{binary(), atom()}],
+                         invalid_count := non_neg_integer(),
+                         over_limit := non_neg_integer()}.
+-export_type([name/0, diff_input/0, diff_output/0]).
+
+%% @doc Asks the EPMD at `Host:Port' for its registered names within
+%% `TimeoutMs' milliseconds (lookup, connect and reply together). Returns
+%% the valid names with their distribution ports and how many lines named
+%% invalid basenames. More than `MaxNames' names is `{error, too_large}'.
+-spec epmd_names(Host, Port, TimeoutMs, MaxNames) ->
+          {ok, {[{name(), inet:port_number()}], Rejected :: non_neg_integer()}}
+        | {error, atom()}
+              when Host :: iodata(), Port :: inet:port_number(),
+                   TimeoutMs :: non_neg_integer(), MaxNames :: non_neg_integer().
+epmd_names(Host, Port, TimeoutMs, MaxNames) ->
+    epmd_names_nif(iolist_to_binary(Host), Port, TimeoutMs, MaxNames).
+
+%% @doc The membership diff: what to connect and what to disconnect, given
+%% the discovered, connected and owned names (see `barnacle_cluster').
+-spec diff_nodes(Input :: diff_input()) -> diff_output().
+diff_nodes(_Input) ->
+    not_loaded().
+
+%% @doc Validates a node name and writes it canonically (IPv6 hosts as
+%% `inet:ntoa/1' writes them).
+-spec normalize_node_name(Name :: binary()) -> {ok, name()} | {error, atom()}.
+normalize_node_name(_Name) ->
+    not_loaded().
+
+%% @doc Why the native library did not load, or `ok' when it did.
+-spec load_error() -> ok | {error, map()}.
+load_error() ->
+    case persistent_term:get({?MODULE, load_error}, undefined) of
+        undefined -> ok;
+        Info -> {error, Info}
+    end.
+
+%% Internal
+
+epmd_names_nif(_Host, _Port, _TimeoutMs, _MaxNames) ->
+    not_loaded().
+
+-spec not_loaded() -> no_return().
+not_loaded() ->
+    erlang:nif_error({barnacle_nif_not_loaded,
+                      persistent_term:get({?MODULE, load_error},
+                                          #{build => ?BUILD_COMMAND})}).
+
+init() ->
+    Path = filename:join(priv_dir(), "libbarnacle_nif"),
+    case erlang:load_nif(Path, 0) of
+        ok ->
+            persistent_term:erase({?MODULE, load_error}),
+            ok;
+        {error, {reload, _}} ->
+            ok;
+        {error, {Reason, Text}} ->
+            Info = #{path => Path ++ ".so", reason => Reason,
+                     detail => Text, build => ?BUILD_COMMAND},
+            persistent_term:put({?MODULE, load_error}, Info),
+            logger:error(#{what => nif_not_loaded, info => Info},
+                         #{domain => [barnacle],
+                           report_cb => fun barnacle_log:report_cb/1}),
+            %% The module stays loaded so that callers get the error above,
+            %% not `undef'.
+            ok
+    end.
+
+priv_dir() ->
+    case code:priv_dir(barnacle) of
+        {error, bad_name} ->
+            Ebin = filename:dirname(code:which(?MODULE)),
+            filename:join(filename:dirname(Ebin), "priv");
+        Dir ->
+            Dir
+    end.
