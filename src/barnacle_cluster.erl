@@ -113,6 +113,10 @@
 
 -define(CALL_MARGIN, 1000).
 
+%% Discovery and connection workers hand their result back as their exit
+%% reason (seen in the 'DOWN' message), so their funs never return.
+-dialyzer({nowarn_function, [start_pass/2, start_attempt/2]}).
+
 %%% API
 
 %% @doc Starts a cluster process linked to the caller. The configuration is
@@ -274,7 +278,10 @@ init({C, Once}) ->
                        once = Once},
             %% The first pass runs now, not one interval later; init returns
             %% first so that start_link never waits for discovery.
-            Once orelse self() ! poll,
+            case Once of
+                true -> ok;
+                false -> self() ! poll
+            end,
             {ok, S};
         {error, Reason} ->
             {stop, {strategy_start_failed, Reason}}

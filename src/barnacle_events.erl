@@ -74,12 +74,20 @@ start_notifier(Listeners) ->
         false -> undefined
     end.
 
-%% @doc Stops a notifier.
+%% @doc Stops a notifier once it has delivered the events already sent to
+%% it (such as `shutdown_response'); one stuck in a listener fun is killed
+%% after five seconds.
 -spec stop_notifier(pid() | undefined) -> ok.
 stop_notifier(undefined) -> ok;
 stop_notifier(Pid) ->
     unlink(Pid),
-    exit(Pid, kill),
+    Pid ! stop,
+    _ = spawn(fun() ->
+                      Ref = erlang:monitor(process, Pid),
+                      receive {'DOWN', Ref, process, Pid, _} -> ok
+                      after 5000 -> exit(Pid, kill)
+                      end
+              end),
     ok.
 
 %% @private
@@ -92,5 +100,7 @@ notifier_loop(Cluster) ->
                 barnacle_log:error(#{what => listener_crashed, cluster => Cluster,
                                      class => Class, reason => Reason})
             end,
-            notifier_loop(Cluster)
+            notifier_loop(Cluster);
+        stop ->
+            exit(normal)
     end.

@@ -44,13 +44,13 @@ epmd_names(Host, Port, TimeoutMs, MaxNames) ->
 %% the discovered, connected and owned names (see `barnacle_cluster').
 -spec diff_nodes(Input :: diff_input()) -> diff_output().
 diff_nodes(_Input) ->
-    not_loaded().
+    erlang:nif_error(not_loaded_error()).
 
 %% @doc Validates a node name and writes it canonically (IPv6 hosts as
 %% `inet:ntoa/1' writes them).
 -spec normalize_node_name(Name :: binary()) -> {ok, name()} | {error, atom()}.
 normalize_node_name(_Name) ->
-    not_loaded().
+    erlang:nif_error(not_loaded_error()).
 
 %% @doc Why the native library did not load, or `ok' when it did.
 -spec load_error() -> ok | {error, map()}.
@@ -62,14 +62,14 @@ load_error() ->
 
 %% Internal
 
+%% Each stub calls erlang:nif_error/1 itself: Dialyzer knows that a
+%% function doing so is replaced by a NIF and trusts its spec.
 epmd_names_nif(_Host, _Port, _TimeoutMs, _MaxNames) ->
-    not_loaded().
+    erlang:nif_error(not_loaded_error()).
 
--spec not_loaded() -> no_return().
-not_loaded() ->
-    erlang:nif_error({barnacle_nif_not_loaded,
-                      persistent_term:get({?MODULE, load_error},
-                                          #{build => ?BUILD_COMMAND})}).
+not_loaded_error() ->
+    {barnacle_nif_not_loaded,
+     persistent_term:get({?MODULE, load_error}, #{build => ?BUILD_COMMAND})}.
 
 init() ->
     Path = filename:join(priv_dir(), "libbarnacle_nif"),

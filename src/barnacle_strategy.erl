@@ -46,7 +46,9 @@
 -export([resolve/1, init/2, start/2, discover/2, handle_info/3, terminate/2]).
 
 -type state() :: term().
--type nodes() :: [node() | binary()].
+%% Node names as atoms, binaries or strings. Anything else is counted as an
+%% invalid name and reported; nothing from here becomes an atom unchecked.
+-type nodes() :: [term()].
 -type spec() :: local_epmd
               | {local_epmd, map()}
               | {epmd, [node() | binary() | string()]}

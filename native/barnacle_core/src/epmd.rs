@@ -207,10 +207,7 @@ pub fn names(host: &str, port: u16, timeout: Duration, max_names: usize) -> Resu
     let addrs = resolve(host, port, timeout)?;
     let mut last = EpmdError::NxDomain;
     for addr in addrs {
-        let left = match remaining(deadline) {
-            Ok(l) => l,
-            Err(e) => return Err(e),
-        };
+        let left = remaining(deadline)?;
         match names_at(addr, left, max_names) {
             Ok(n) => return Ok(n),
             Err(e @ (EpmdError::BadResponse | EpmdError::TooLarge)) => return Err(e),
