@@ -14,9 +14,10 @@ strip() { sed -r 's/\x1b\[[0-9;]*[mK]//g'; }
 
 step "cargo test"
 cargo test --workspace 2>&1 | tee "$log/cargo"
+rc=${PIPESTATUS[0]}
 p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log/cargo" | awk '{s+=$4} END {print s+0}')
 f=$(grep -Eo '[0-9]+ failed;' "$log/cargo" | awk '{s+=$1} END {print s+0}')
-if [ "${PIPESTATUS[0]}" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 add "$p" "$f"
 
 step "cargo clippy"
@@ -45,7 +46,7 @@ if [ -n "$line" ]; then
 else
     add 0 1
 fi
-if [ "$rc" -ne 0 ] && [ -z "$line" ]; then :; elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then add 0 1; fi
+if [ "$rc" -ne 0 ] && [ -n "$line" ] && [ "$f" -eq 0 ]; then add 0 1; fi
 
 step "rebar3 ct"
 rebar3 ct 2>&1 | tee "$log/ct.raw"

@@ -324,19 +324,27 @@ handle_cast(_Msg, S) ->
 
 %% @private
 -spec handle_info(term(), #state{}) -> {noreply, #state{}} | {stop, term(), #state{}}.
-handle_info(poll, #state{paused = true} = S) ->
+handle_info(Msg, S) ->
+    %% Any message may change who is connected: start-up barriers are
+    %% checked after each one.
+    case info(Msg, S) of
+        {noreply, S1} -> {noreply, check_barriers(S1)};
+        Stop -> Stop
+    end.
+
+info(poll, #state{paused = true} = S) ->
     {noreply, S};
-handle_info(poll, S) ->
+info(poll, S) ->
     {noreply, request_pass([], S#state{poll_timer = undefined})};
-handle_info({'DOWN', Ref, process, _, Reason}, #state{pass = #pass{worker = Ref}} = S) ->
+info({'DOWN', Ref, process, _, Reason}, #state{pass = #pass{worker = Ref}} = S) ->
     {noreply, discovered(discovery_result(Reason, S), S)};
-handle_info({timeout, Timer, discover_timeout},
+info({timeout, Timer, discover_timeout},
             #state{pass = #pass{timer = Timer, worker = Ref}} = S) ->
     %% The strategy hangs: kill its process; its state stays as it was.
     erlang:demonitor(Ref, [flush]),
     kill_worker(Ref, S),
     {noreply, discovered({error, timeout, S#state.sstate}, S)};
-handle_info({'DOWN', Ref, process, _, Reason}, #state{attempts = A} = S)
+info({'DOWN', Ref, process, _, Reason}, #state{attempts = A} = S)
   when is_map_key(Ref, A) ->
     {Node, _Pid, Timer} = maps:get(Ref, A),
     _ = erlang:cancel_timer(Timer),
@@ -345,21 +353,21 @@ handle_info({'DOWN', Ref, process, _, Reason}, #state{attempts = A} = S)
                  _ -> {error, crashed}
              end,
     S1 = attempt_done(Node, Result, S#state{attempts = maps:remove(Ref, A)}),
-    {noreply, check_barriers(maybe_finish(S1))};
-handle_info({timeout, _, {attempt_timeout, Ref}}, #state{attempts = A} = S)
+    {noreply, maybe_finish(S1)};
+info({timeout, _, {attempt_timeout, Ref}}, #state{attempts = A} = S)
   when is_map_key(Ref, A) ->
     {Node, Pid, _} = maps:get(Ref, A),
     erlang:demonitor(Ref, [flush]),
     exit(Pid, kill),
     {noreply, maybe_finish(attempt_done(Node, {error, timeout},
                                         S#state{attempts = maps:remove(Ref, A)}))};
-handle_info({retry, Node}, S) ->
+info({retry, Node}, S) ->
     {noreply, retry(Node, S)};
-handle_info({nodeup, Node, _Info}, S) ->
-    {noreply, check_barriers(nodeup(Node, S))};
-handle_info({nodedown, Node, Info}, S) ->
+info({nodeup, Node, _Info}, S) ->
+    {noreply, nodeup(Node, S)};
+info({nodedown, Node, Info}, S) ->
     {noreply, nodedown(Node, down_reason(Info), S)};
-handle_info({timeout, Timer, {barrier_timeout, From}}, #state{barriers = B} = S) ->
+info({timeout, Timer, {barrier_timeout, From}}, #state{barriers = B} = S) ->
     case lists:keytake(From, 1, B) of
         {value, {From, _, Timer}, Rest} ->
             gen_server:reply(From, {error, timeout}),
@@ -367,15 +375,15 @@ handle_info({timeout, Timer, {barrier_timeout, From}}, #state{barriers = B} = S)
         _ ->
             {noreply, S}
     end;
-handle_info({'EXIT', Pid, Reason}, #state{notifier = Pid} = S) ->
+info({'EXIT', Pid, Reason}, #state{notifier = Pid} = S) ->
     %% The notifier died (it should not: it catches listener crashes).
     barnacle_log:error(#{what => callback_crashed, cluster => S#state.id,
                          callback => notifier, class => exit, reason => Reason}),
     {noreply, S#state{notifier = barnacle_events:start_notifier(S#state.listeners)}};
-handle_info({'EXIT', _Pid, Reason}, S) when Reason =/= normal ->
+info({'EXIT', _Pid, Reason}, S) when Reason =/= normal ->
     %% Our parent (or a linked process) is going: stop with it.
     {stop, Reason, S};
-handle_info(Msg, #state{mod = Mod, sstate = SS} = S) ->
+info(Msg, #state{mod = Mod, sstate = SS} = S) ->
     case barnacle_strategy:handle_info(Mod, Msg, SS) of
         {ok, SS1} -> {noreply, S#state{sstate = SS1}};
         {connect, Nodes, SS1} -> {noreply, push(Nodes, S#state{sstate = SS1})};
@@ -603,7 +611,14 @@ call_op(Op, Node) ->
         _:_ -> {error, crashed}
     end.
 
-attempt_done(Node, Result, #state{wanted = W} = S0) ->
+attempt_done(Node, Result0, #state{wanted = W} = S0) ->
+    %% A connection can be made and lost again (global may drop it while a
+    %% cluster heals) before the attempt reports: trust only what is there.
+    Result = case Result0 =:= ok andalso
+                     not lists:member(Node, list_nodes(maps:get(list_nodes, S0#state.ops))) of
+                 true -> {error, disconnected};
+                 false -> Result0
+             end,
     S = pass_attempt_done(Node, Result, S0),
     case {W, Result} of
         {#{Node := #member{status = connected} = M}, _} ->

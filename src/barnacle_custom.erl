@@ -7,7 +7,8 @@
 %%% anything else on failure; `list_nodes' (arity 0) returns the connected
 %%% nodes as a list or `{ok, List}'. The last three replace Distributed
 %%% Erlang for this cluster (an alternative distribution layer such as
-%%% Partisan). The Gleam API builds this map.
+%%% Partisan); a custom `connect' needs a custom `list_nodes'. The Gleam API
+%%% builds this map.
 -module(barnacle_custom).
 -behaviour(barnacle_strategy).
 
@@ -19,9 +20,13 @@ init(#{discover := D} = Funs) when is_function(D, 0) ->
     Arity = #{discover => 0, connect => 1, disconnect => 1, list_nodes => 0},
     Bad = [{K, V} || {K, V} <- maps:to_list(Funs),
                      not (is_map_key(K, Arity) andalso is_function(V, map_get(K, Arity)))],
-    case Bad of
-        [] -> {ok, Funs};
-        [{K, V} | _] -> {error, {invalid_option, K, V}}
+    case {Bad, Funs} of
+        {[{K, V} | _], _} -> {error, {invalid_option, K, V}};
+        %% barnacle checks each connection it makes against list_nodes;
+        %% Distributed Erlang's nodes() knows nothing of another transport.
+        {[], #{connect := _}} when not is_map_key(list_nodes, Funs) ->
+            {error, {missing_option, list_nodes}};
+        {[], _} -> {ok, Funs}
     end;
 init(#{discover := D}) ->
     {error, {invalid_option, discover, D}};

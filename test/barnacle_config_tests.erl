@@ -75,8 +75,12 @@ epmd_list_is_canonical_test() ->
 
 custom_ops_test() ->
     Conn = fun(_) -> true end,
+    ?assertEqual({error, {invalid_config, strategy, {missing_option, list_nodes}}},
+                 valid(#{strategy => {custom, #{discover => fun() -> [] end,
+                                                connect => Conn}}})),
     {ok, #{ops := Ops}} = valid(#{strategy => {custom, #{discover => fun() -> [] end,
-                                                         connect => Conn}}}),
+                                                         connect => Conn,
+                                                         list_nodes => fun() -> [] end}}}),
     ?assertMatch(#{connect := Conn, distributed := false}, Ops),
     {ok, #{ops := Ops2}} = valid(#{strategy => {custom, #{discover => fun() -> [] end}}}),
     ?assertMatch(#{distributed := true}, Ops2).

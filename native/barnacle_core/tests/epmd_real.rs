@@ -167,6 +167,9 @@ fn endless_epmd_is_cut_at_the_byte_bound() {
 #[test]
 fn garbage_epmd_is_a_bad_response() {
     let addr = responder(|mut s| {
+        // Read the request first, so closing does not reset the connection.
+        let mut req = [0u8; 3];
+        let _ = s.read_exact(&mut req);
         let _ = s.write_all(b"\x00\x00\x11\x11HTTP/1.1 200 OK\r\n\r\n");
     });
     assert_eq!(epmd::names_at(addr, Duration::from_secs(2), 10), Err(EpmdError::BadResponse));
