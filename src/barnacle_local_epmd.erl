@@ -28,7 +28,7 @@ check(port, P) -> is_integer(P) andalso P > 0 andalso P < 65536;
 check(address, A) -> barnacle_opts:is_text(A);
 check(timeout, T) -> barnacle_opts:is_timeout(T);
 check(basenames, any) -> true;
-check(basenames, L) -> is_list(L) andalso lists:all(fun barnacle_opts:is_text/1, L);
+check(basenames, L) -> is_list(L) andalso lists:all(fun barnacle_opts:is_basename/1, L);
 check(_, _) -> false.
 
 %% @doc Asks the local EPMD for its names.
@@ -43,7 +43,7 @@ discover(#{port := Port, address := Addr, timeout := T, basenames := Filter} = S
                 {ok, {Entries, _Rejected}} ->
                     Keep = case Filter of
                                any -> fun(_) -> true end;
-                               L -> Bins = [iolist_to_binary(B) || B <- L],
+                               L -> Bins = [barnacle_opts:to_binary(B) || B <- L],
                                     fun(N) -> lists:member(N, Bins) end
                            end,
                     {ok, [<<Name/binary, $@, Host/binary>> || {Name, _} <- Entries, Keep(Name)], S};

@@ -11,7 +11,7 @@
 %%% that builds the library.
 -module(barnacle_native).
 
--export([epmd_names/4, diff_nodes/1, normalize_node_name/1]).
+-export([epmd_names/4, diff_nodes/1, normalize_node_name/1, discover_dns/2]).
 -export([load_error/0]).
 
 -on_load(init/0).
@@ -26,7 +26,17 @@
                          disconnect := [name()], invalid := [{binary(), atom()}],
                          invalid_count := non_neg_integer(),
                          over_limit := non_neg_integer()}.
--export_type([name/0, diff_input/0, diff_output/0]).
+-type dns_opts() :: #{kind => a | srv,
+                      families => both | inet | inet6,
+                      nameservers => [{inet:ip_address(), inet:port_number()}],
+                      timeout => pos_integer(),
+                      max_records => pos_integer()}.
+-type srv_record() :: {Priority :: 0..65535, Weight :: 0..65535,
+                       Port :: inet:port_number(), Target :: binary()}.
+-type dns_answer() :: #{records := [inet:ip_address()] | [srv_record()],
+                        truncated := non_neg_integer(),
+                        rejected := non_neg_integer()}.
+-export_type([name/0, diff_input/0, diff_output/0, dns_opts/0, srv_record/0, dns_answer/0]).
 
 %% @doc Asks the EPMD at `Host:Port' for its registered names within
 %% `TimeoutMs' milliseconds (lookup, connect and reply together). Returns
@@ -39,6 +49,25 @@
                    TimeoutMs :: non_neg_integer(), MaxNames :: non_neg_integer().
 epmd_names(Host, Port, TimeoutMs, MaxNames) ->
     epmd_names_nif(iolist_to_binary(Host), Port, TimeoutMs, MaxNames).
+
+%% @doc A DNS lookup through hickory-resolver: A and AAAA records (queried
+%% concurrently; one family having none is not an error) or SRV records.
+%% Without `nameservers' the system configuration is used (resolv.conf,
+%% search domains, ndots). `timeout' (default 5000 ms) bounds the whole
+%% lookup; at most `max_records' (default 1024) records come back and the
+%% rest are counted as `truncated'. SRV targets that are not valid host
+%% names are dropped and counted as `rejected'. Errors: `nxdomain',
+%% `no_records', `timeout', `servfail', `refused', `bad_name',
+%% `bad_response', `unreachable', `no_config', `bad_nameserver',
+%% `resolver_error'.
+-spec discover_dns(Name :: iodata(), Opts :: dns_opts()) ->
+          {ok, dns_answer()} | {error, atom()}.
+discover_dns(Name, Opts) ->
+    Full = maps:merge(#{kind => a, families => both, nameservers => [],
+                        timeout => 5000, max_records => 1024}, Opts),
+    Servers = [{list_to_binary(inet:ntoa(Ip)), Port}
+               || {Ip, Port} <- maps:get(nameservers, Full)],
+    discover_dns_nif(iolist_to_binary(Name), Full#{nameservers := Servers}).
 
 %% @doc The membership diff: what to connect and what to disconnect, given
 %% the discovered, connected and owned names (see `barnacle_cluster').
@@ -65,6 +94,9 @@ load_error() ->
 %% Each stub calls erlang:nif_error/1 itself: Dialyzer knows that a
 %% function doing so is replaced by a NIF and trusts its spec.
 epmd_names_nif(_Host, _Port, _TimeoutMs, _MaxNames) ->
+    erlang:nif_error(not_loaded_error()).
+
+discover_dns_nif(_Name, _Opts) ->
     erlang:nif_error(not_loaded_error()).
 
 not_loaded_error() ->

@@ -2,7 +2,7 @@
 %%% clause per key, unknown keys rejected, the bad key named.
 -module(barnacle_opts).
 
--export([validate/3, is_text/1, is_timeout/1, is_pos_int/1, to_binary/1]).
+-export([validate/3, is_text/1, is_timeout/1, is_pos_int/1, is_basename/1, to_binary/1]).
 
 %% @doc Checks every key of `Opts' with `Check(Key, Value)' and fills in
 %% `Defaults'. A key missing from `Defaults' is unknown; a default of
@@ -33,6 +33,17 @@ is_text(_) -> false.
 %% @doc A timeout in milliseconds: a positive integer up to an hour.
 -spec is_timeout(term()) -> boolean().
 is_timeout(T) -> is_integer(T) andalso T > 0 andalso T =< 3600000.
+
+%% @doc A valid node basename (the part before `@'), as atom, binary or string.
+-spec is_basename(term()) -> boolean().
+is_basename(B) when is_atom(B); is_binary(B); is_list(B) ->
+    try barnacle_opts:to_binary(B) of
+        Bin -> element(1, barnacle_native:normalize_node_name(<<Bin/binary, "@h">>)) =:= ok
+    catch
+        error:badarg -> false
+    end;
+is_basename(_) ->
+    false.
 
 %% @doc A positive integer.
 -spec is_pos_int(term()) -> boolean().

@@ -3,8 +3,10 @@
 //!
 //! - [`name`]: node-name parsing, validation and canonical writing;
 //! - [`epmd`]: the EPMD `NAMES_REQ` client, under a deadline;
-//! - [`diff`]: the membership diff and its ownership rules.
+//! - [`diff`]: the membership diff and its ownership rules;
+//! - [`dns`]: A/AAAA and SRV discovery through hickory-resolver.
 
 pub mod diff;
+pub mod dns;
 pub mod epmd;
 pub mod name;

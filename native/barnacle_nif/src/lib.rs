@@ -6,12 +6,14 @@
 //! ever held. Rustler turns a panic into an Erlang exception
 //! (`nif_panicked`), and nothing here should panic in the first place.
 
-use barnacle_core::{diff, epmd, name};
+use barnacle_core::{diff, dns, epmd, name};
+use rustler::types::tuple::make_tuple;
+use std::net::{IpAddr, SocketAddr};
 use rustler::{Atom, Binary, Encoder, Env, NifMap, Term};
 use std::time::Duration;
 
 mod atoms {
-    rustler::atoms! { ok, error }
+    rustler::atoms! { ok, error, a, srv, both, inet, inet6, records, truncated, rejected }
 }
 
 /// Upper bound on a timeout accepted from Erlang: one hour.
@@ -107,6 +109,80 @@ fn normalize_node_name<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
     }
     match name::canonical(&lossy(&text)) {
         Ok(n) => ok(env, n),
+        Err(e) => error(env, e.as_str()),
+    }
+}
+
+#[derive(NifMap)]
+struct DnsOpts<'a> {
+    kind: Atom,
+    families: Atom,
+    nameservers: Vec<(Binary<'a>, u16)>,
+    timeout: u64,
+    max_records: usize,
+}
+
+fn encode_ip<'a>(env: Env<'a>, ip: &IpAddr) -> Term<'a> {
+    match ip {
+        IpAddr::V4(v4) => {
+            let parts: Vec<Term> = v4.octets().iter().map(|o| o.encode(env)).collect();
+            make_tuple(env, &parts)
+        }
+        IpAddr::V6(v6) => {
+            let parts: Vec<Term> = v6.segments().iter().map(|s| s.encode(env)).collect();
+            make_tuple(env, &parts)
+        }
+    }
+}
+
+/// `discover_dns(Name, #{kind, families, nameservers, timeout, max_records})`:
+/// `{ok, #{records, truncated, rejected}}` where records are address tuples
+/// (`kind => a`) or `{Priority, Weight, Port, Target}` (`kind => srv`), or
+/// `{error, Reason}`.
+#[rustler::nif(name = "discover_dns_nif", schedule = "DirtyIo")]
+fn discover_dns<'a>(env: Env<'a>, name: Binary<'a>, opts: DnsOpts<'a>) -> Term<'a> {
+    let kind = if opts.kind == atoms::srv() {
+        dns::Kind::Srv
+    } else if opts.families == atoms::inet() {
+        dns::Kind::Addr(dns::Families::Inet)
+    } else if opts.families == atoms::inet6() {
+        dns::Kind::Addr(dns::Families::Inet6)
+    } else {
+        dns::Kind::Addr(dns::Families::Both)
+    };
+    let mut nameservers = Vec::with_capacity(opts.nameservers.len());
+    for (ip, port) in &opts.nameservers {
+        match lossy(ip).parse::<IpAddr>() {
+            Ok(ip) => nameservers.push(SocketAddr::new(ip, *port)),
+            Err(_) => return error(env, "bad_nameserver"),
+        }
+    }
+    let query = dns::Query {
+        name: lossy(&name),
+        kind,
+        nameservers,
+        timeout: Duration::from_millis(opts.timeout.min(MAX_TIMEOUT_MS)),
+        max_records: opts.max_records,
+    };
+    match dns::lookup(&query) {
+        Ok(answer) => {
+            let recs: Vec<Term> = match kind {
+                dns::Kind::Srv => answer
+                    .srv
+                    .iter()
+                    .map(|s| (s.priority, s.weight, s.port, s.target.as_str()).encode(env))
+                    .collect(),
+                dns::Kind::Addr(_) => answer.addrs.iter().map(|ip| encode_ip(env, ip)).collect(),
+            };
+            let map = Term::map_new(env)
+                .map_put(atoms::records(), recs)
+                .and_then(|m| m.map_put(atoms::truncated(), answer.truncated))
+                .and_then(|m| m.map_put(atoms::rejected(), answer.rejected));
+            match map {
+                Ok(m) => ok(env, m),
+                Err(_) => error(env, "encode"),
+            }
+        }
         Err(e) => error(env, e.as_str()),
     }
 }
