@@ -438,12 +438,19 @@ discovered(Result, #state{pass = P} = S0) ->
             finish_pass(S0#state{sstate = SS, pass = P1#pass{error = Reason}});
         {ok, Nodes, SS} ->
             S = S0#state{sstate = SS, pass = P1},
-            maybe_finish(apply_discovery(Nodes, S))
+            maybe_finish(apply_discovery(Nodes, S#state.prune, S));
+        {partial, Nodes, Reason, SS} ->
+            %% Part of the source failed: connect what was found, prune
+            %% nothing, and report the failure at the end of the pass.
+            barnacle_log:warning(#{what => strategy_error, cluster => S0#state.id,
+                                   reason => Reason}),
+            S = S0#state{sstate = SS, pass = P1#pass{error = Reason}},
+            maybe_finish(apply_discovery(Nodes, false, S))
     end.
 
-apply_discovery(Nodes, #state{ops = #{list_nodes := List}} = S) ->
+apply_discovery(Nodes, Prune, #state{ops = #{list_nodes := List}} = S) ->
     Connected = list_nodes(List),
-    Out = diff(Nodes, Connected, S#state.prune, S),
+    Out = diff(Nodes, Connected, Prune, S),
     %% Only validated names, at most max_nodes of them, become atoms.
     Wanted = [binary_to_atom(B, utf8) || B <- maps:get(wanted, Out)],
     ConnectedSet = maps:from_list([{N, true} || N <- Connected]),

@@ -15,7 +15,9 @@
 %%% runs in a short-lived process, under the cluster's `discover_timeout';
 %%% a crash, a hang or a malformed return is a `strategy_error', never a
 %%% dead cluster. Names may be atoms or binaries; barnacle validates them
-%%% before any becomes an atom.</li>
+%%% before any becomes an atom. `{partial, Nodes, Reason, State}' says part
+%%% of the source failed: `Nodes' are connected, nothing is pruned, and the
+%%% pass reports `{strategy_error, Reason}'.</li>
 %%% <li>`start(State)' (optional): runs in the cluster process once it
 %%% exists, to open what the strategy owns (a socket).</li>
 %%% <li>`handle_info(Msg, State)' (optional): messages the cluster process
@@ -63,7 +65,9 @@
 
 -callback init(Opts :: term()) -> {ok, state()} | {error, Reason :: term()}.
 -callback discover(State :: state()) ->
-    {ok, nodes(), state()} | {error, Reason :: term(), state()}.
+    {ok, nodes(), state()}
+  | {partial, nodes(), Reason :: term(), state()}
+  | {error, Reason :: term(), state()}.
 -callback start(State :: state()) -> {ok, state()} | {error, Reason :: term()}.
 -callback handle_info(Msg :: term(), State :: state()) ->
     {ok, state()} | {connect, nodes(), state()}.
@@ -123,10 +127,12 @@ start(Mod, State) ->
 
 %% @doc Runs `discover/1' in the calling process, turning crashes and
 %% malformed returns into errors.
--spec discover(module(), state()) -> {ok, nodes(), state()} | {error, term(), state()}.
+-spec discover(module(), state()) ->
+          {ok, nodes(), state()} | {partial, nodes(), term(), state()} | {error, term(), state()}.
 discover(Mod, State) ->
     try Mod:discover(State) of
         {ok, Nodes, State1} when is_list(Nodes) -> {ok, Nodes, State1};
+        {partial, Nodes, Reason, State1} when is_list(Nodes) -> {partial, Nodes, Reason, State1};
         {error, Reason, State1} -> {error, Reason, State1};
         Other -> {error, {bad_return, summarize(Other)}, State}
     catch
