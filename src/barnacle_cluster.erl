@@ -621,8 +621,10 @@ call_op(Op, Node) ->
 attempt_done(Node, Result0, #state{wanted = W} = S0) ->
     %% A connection can be made and lost again (global may drop it while a
     %% cluster heals) before the attempt reports: trust only what is there.
-    Result = case Result0 =:= ok andalso
-                     not lists:member(Node, list_nodes(maps:get(list_nodes, S0#state.ops))) of
+    %% (Distributed Erlang only: a custom transport's connect is trusted.)
+    #{distributed := Dist, list_nodes := List} = S0#state.ops,
+    Result = case Result0 =:= ok andalso Dist andalso
+                     not lists:member(Node, list_nodes(List)) of
                  true -> {error, disconnected};
                  false -> Result0
              end,
