@@ -11,7 +11,8 @@
 %%% that builds the library.
 -module(barnacle_native).
 
--export([epmd_names/4, diff_nodes/1, normalize_node_name/1, discover_dns/2]).
+-export([epmd_names/4, diff_nodes/1, normalize_node_name/1, discover_dns/2,
+         discover_kubernetes/1]).
 -export([load_error/0]).
 
 -on_load(init/0).
@@ -69,6 +70,21 @@ discover_dns(Name, Opts) ->
                || {Ip, Port} <- maps:get(nameservers, Full)],
     discover_dns_nif(iolist_to_binary(Name), Full#{nameservers := Servers}).
 
+%% @doc Reads ready pods (or a Service's ready EndpointSlice endpoints) from
+%% the Kubernetes API and builds node names (`mode': `ip', `dns' or
+%% `hostname'). The server is verified against `ca_path' unless
+%% `insecure_skip_tls_verify' is true; the bearer token is read from
+%% `token_path' at each call and never returned. Errors: `timeout',
+%% `unreachable', `tls', `unauthorized', `forbidden', `not_found',
+%% `{http_status, Code}', `bad_response', `too_large', `no_token', `no_ca',
+%% `bad_request'.
+-spec discover_kubernetes(Opts :: map()) ->
+          {ok, #{nodes := [binary()], rejected := non_neg_integer(),
+                 truncated := non_neg_integer()}}
+        | {error, atom() | {http_status, pos_integer()}}.
+discover_kubernetes(Opts) ->
+    discover_kubernetes_nif(Opts).
+
 %% @doc The membership diff: what to connect and what to disconnect, given
 %% the discovered, connected and owned names (see `barnacle_cluster').
 -spec diff_nodes(Input :: diff_input()) -> diff_output().
@@ -97,6 +113,9 @@ epmd_names_nif(_Host, _Port, _TimeoutMs, _MaxNames) ->
     erlang:nif_error(not_loaded_error()).
 
 discover_dns_nif(_Name, _Opts) ->
+    erlang:nif_error(not_loaded_error()).
+
+discover_kubernetes_nif(_Opts) ->
     erlang:nif_error(not_loaded_error()).
 
 not_loaded_error() ->

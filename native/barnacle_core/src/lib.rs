@@ -4,9 +4,11 @@
 //! - [`name`]: node-name parsing, validation and canonical writing;
 //! - [`epmd`]: the EPMD `NAMES_REQ` client, under a deadline;
 //! - [`diff`]: the membership diff and its ownership rules;
-//! - [`dns`]: A/AAAA and SRV discovery through hickory-resolver.
+//! - [`dns`]: A/AAAA and SRV discovery through hickory-resolver;
+//! - [`k8s`]: pods and EndpointSlices from the Kubernetes API.
 
 pub mod diff;
 pub mod dns;
 pub mod epmd;
+pub mod k8s;
 pub mod name;

@@ -6,14 +6,15 @@
 //! ever held. Rustler turns a panic into an Erlang exception
 //! (`nif_panicked`), and nothing here should panic in the first place.
 
-use barnacle_core::{diff, dns, epmd, name};
+use barnacle_core::{diff, dns, epmd, k8s, name};
 use rustler::types::tuple::make_tuple;
 use std::net::{IpAddr, SocketAddr};
 use rustler::{Atom, Binary, Encoder, Env, NifMap, Term};
 use std::time::Duration;
 
 mod atoms {
-    rustler::atoms! { ok, error, a, srv, both, inet, inet6, records, truncated, rejected }
+    rustler::atoms! { ok, error, srv, inet, inet6, records, truncated, rejected, nodes,
+        pods, endpointslices, ip, dns, hostname, http_status }
 }
 
 /// Upper bound on a timeout accepted from Erlang: one hour.
@@ -182,6 +183,72 @@ fn discover_dns<'a>(env: Env<'a>, name: Binary<'a>, opts: DnsOpts<'a>) -> Term<'
                 Ok(m) => ok(env, m),
                 Err(_) => error(env, "encode"),
             }
+        }
+        Err(e) => error(env, e.as_str()),
+    }
+}
+
+#[derive(NifMap)]
+struct K8sOpts<'a> {
+    api_server: Binary<'a>,
+    token_path: Option<Binary<'a>>,
+    ca_path: Option<Binary<'a>>,
+    insecure_skip_tls_verify: bool,
+    namespace: Binary<'a>,
+    selector: Binary<'a>,
+    service: Option<Binary<'a>>,
+    source: Atom,
+    mode: Atom,
+    basename: Binary<'a>,
+    cluster_domain: Binary<'a>,
+    timeout: u64,
+    max_nodes: usize,
+}
+
+/// `discover_kubernetes(Opts)`: `{ok, #{nodes, rejected, truncated}}` or
+/// `{error, Reason}` / `{error, {http_status, Code}}`. The token is read
+/// from `token_path` inside the call and never returned.
+#[rustler::nif(name = "discover_kubernetes_nif", schedule = "DirtyIo")]
+fn discover_kubernetes<'a>(env: Env<'a>, opts: K8sOpts<'a>) -> Term<'a> {
+    let req = k8s::Request {
+        api_server: lossy(&opts.api_server),
+        token_path: opts.token_path.as_ref().map(lossy),
+        ca_path: opts.ca_path.as_ref().map(lossy),
+        insecure_skip_tls_verify: opts.insecure_skip_tls_verify,
+        namespace: lossy(&opts.namespace),
+        selector: lossy(&opts.selector),
+        service: opts.service.as_ref().map(lossy),
+        source: if opts.source == atoms::endpointslices() {
+            k8s::Source::EndpointSlices
+        } else {
+            k8s::Source::Pods
+        },
+        mode: if opts.mode == atoms::dns() {
+            k8s::Mode::Dns
+        } else if opts.mode == atoms::hostname() {
+            k8s::Mode::Hostname
+        } else {
+            k8s::Mode::Ip
+        },
+        basename: lossy(&opts.basename),
+        cluster_domain: lossy(&opts.cluster_domain),
+        timeout: Duration::from_millis(opts.timeout.min(MAX_TIMEOUT_MS)),
+        max_nodes: opts.max_nodes,
+        max_body: k8s::DEFAULT_MAX_BODY,
+    };
+    match k8s::discover(&req) {
+        Ok(a) => {
+            let map = Term::map_new(env)
+                .map_put(atoms::nodes(), a.nodes)
+                .and_then(|m| m.map_put(atoms::rejected(), a.rejected))
+                .and_then(|m| m.map_put(atoms::truncated(), a.truncated));
+            match map {
+                Ok(m) => ok(env, m),
+                Err(_) => error(env, "encode"),
+            }
+        }
+        Err(k8s::K8sError::HttpStatus(code)) => {
+            (atoms::error(), (atoms::http_status(), code)).encode(env)
         }
         Err(e) => error(env, e.as_str()),
     }
