@@ -230,6 +230,73 @@ pub fn with_hosts_file_path(
   set_strategy_opt_ffi(config, atom.create("path"), path)
 }
 
+/// How a Kubernetes pod becomes a node name.
+pub type KubernetesMode {
+  /// `basename@10.1.2.3`
+  Ip
+  /// `basename@10-1-2-3.namespace.pod.cluster.local`
+  PodDns
+  /// `basename@pod-name.service.namespace.svc.cluster.local`
+  Hostname
+}
+
+/// The ready pods matching a label selector (`"app=my-app"`), read from the
+/// Kubernetes API with the pod's service account.
+pub fn kubernetes(
+  basename basename: String,
+  selector selector: String,
+) -> Barnacle(Kubernetes) {
+  strategy_ffi(atom.create("kubernetes"), kubernetes_opts(basename, selector))
+}
+
+/// The ready endpoints of a Service's EndpointSlices instead of pods.
+pub fn kubernetes_endpoints(
+  basename basename: String,
+  service service: String,
+) -> Barnacle(Kubernetes) {
+  strategy_ffi(atom.create("kubernetes"), kubernetes_service_opts(basename, service))
+}
+
+/// How names are built (default `Ip`). `Hostname` needs `with_kubernetes_service`.
+pub fn with_kubernetes_mode(
+  config: Barnacle(Kubernetes),
+  mode: KubernetesMode,
+) -> Barnacle(Kubernetes) {
+  set_strategy_opt_ffi(config, atom.create("mode"), kubernetes_mode(mode))
+}
+
+/// The Service the pods belong to (for `Hostname` names).
+pub fn with_kubernetes_service(
+  config: Barnacle(Kubernetes),
+  service: String,
+) -> Barnacle(Kubernetes) {
+  set_strategy_opt_ffi(config, atom.create("service"), service)
+}
+
+/// The namespace (default: the service account's own).
+pub fn with_kubernetes_namespace(
+  config: Barnacle(Kubernetes),
+  namespace: String,
+) -> Barnacle(Kubernetes) {
+  set_strategy_opt_ffi(config, atom.create("namespace"), namespace)
+}
+
+/// The API server URL (default `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`).
+pub fn with_kubernetes_api_server(
+  config: Barnacle(Kubernetes),
+  url: String,
+) -> Barnacle(Kubernetes) {
+  set_strategy_opt_ffi(config, atom.create("api_server"), url)
+}
+
+fn kubernetes_mode(mode: KubernetesMode) -> Atom {
+  case mode {
+    Ip -> atom.create("ip")
+    PodDns -> atom.create("dns")
+    Hostname -> atom.create("hostname")
+  }
+}
+
 /// A custom strategy: `discover` returns the nodes that should be
 /// connected.
 pub fn new_strategy(discover: fn() -> Result(List(Atom), error)) -> Strategy(error) {
@@ -387,6 +454,12 @@ fn dns_opts(basename: String, query: String) -> StrategyOpts
 
 @external(erlang, "barnacle_gleam", "empty_opts")
 fn empty_opts() -> StrategyOpts
+
+@external(erlang, "barnacle_gleam", "kubernetes_opts")
+fn kubernetes_opts(basename: String, selector: String) -> StrategyOpts
+
+@external(erlang, "barnacle_gleam", "kubernetes_service_opts")
+fn kubernetes_service_opts(basename: String, service: String) -> StrategyOpts
 
 @external(erlang, "barnacle_gleam", "strategy")
 fn strategy_ffi(name: Atom, opts: opts) -> Barnacle(s)

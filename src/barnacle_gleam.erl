@@ -4,7 +4,8 @@
 %%% the Gleam type each term represents.
 -module(barnacle_gleam).
 
--export([strategy/2, dns_opts/2, empty_opts/0, new_strategy/1, with_fun/3, custom/1,
+-export([strategy/2, dns_opts/2, empty_opts/0, kubernetes_opts/2, kubernetes_service_opts/2,
+         new_strategy/1, with_fun/3, custom/1,
          set/3, set_strategy_opt/3, set_nameservers/2,
          start/1, run_once/1, refresh/2, pause/2, resume/2, shutdown/2,
          members/1, await_members/3, node_basename/1, dns_error/1,
@@ -34,6 +35,15 @@ strategy(Name, Opts) -> #{strategy => {Name, Opts}}.
 %% @doc The options of `dns(basename:, query:)' and `dns_srv(...)'.
 -spec dns_opts(binary(), binary()) -> map().
 dns_opts(Basename, Query) -> #{basename => Basename, query => Query}.
+
+%% @doc The options of `kubernetes(basename:, selector:)'.
+-spec kubernetes_opts(binary(), binary()) -> map().
+kubernetes_opts(Basename, Selector) -> #{basename => Basename, selector => Selector}.
+
+%% @doc The options of `kubernetes_endpoints(basename:, service:)'.
+-spec kubernetes_service_opts(binary(), binary()) -> map().
+kubernetes_service_opts(Basename, Service) ->
+    #{basename => Basename, service => Service, source => endpointslices}.
 
 %% @doc No options (yet): `hosts_file()'.
 -spec empty_opts() -> map().
@@ -173,7 +183,7 @@ kubernetes_error({kubernetes, {http_status, Code}}) when is_integer(Code) ->
     {ok, {http_status, Code}};
 kubernetes_error({kubernetes, Reason}) when is_atom(Reason) ->
     Known = [timeout, unreachable, tls, unauthorized, forbidden, not_found, bad_response,
-             too_large, no_token, no_ca, no_namespace, no_api_server],
+             too_large, no_token, no_ca],
     case lists:member(Reason, Known) of
         true -> {ok, Reason};
         false -> {error, nil}

@@ -141,5 +141,30 @@ dns_error_test() ->
     ?assertEqual({error, nil}, barnacle_gleam:dns_error({dns, made_up})),
     ?assertEqual({error, nil}, barnacle_gleam:dns_error(timeout)).
 
+%% barnacle.kubernetes(basename: "app", selector: "app=web")
+%% |> with_kubernetes_mode(Hostname) |> with_kubernetes_service("web")
+kubernetes_builder_test() ->
+    C0 = barnacle_gleam:strategy(kubernetes, barnacle_gleam:kubernetes_opts(<<"app">>, <<"app=web">>)),
+    C1 = barnacle_gleam:set_strategy_opt(C0, mode, hostname),
+    C2 = barnacle_gleam:set_strategy_opt(C1, service, <<"web">>),
+    C3 = barnacle_gleam:set_strategy_opt(C2, namespace, <<"prod">>),
+    C4 = barnacle_gleam:set_strategy_opt(C3, api_server, <<"https://10.0.0.1:443">>),
+    ?assertEqual(#{strategy => {kubernetes, #{basename => <<"app">>, selector => <<"app=web">>,
+                                              mode => hostname, service => <<"web">>,
+                                              namespace => <<"prod">>,
+                                              api_server => <<"https://10.0.0.1:443">>}}}, C4),
+    ?assertMatch({ok, #{strategy := {barnacle_kubernetes, #{mode := hostname}}}},
+                 barnacle_config:validate(C4)),
+    E = barnacle_gleam:kubernetes_service_opts(<<"app">>, <<"web">>),
+    ?assertEqual(#{basename => <<"app">>, service => <<"web">>, source => endpointslices}, E).
+
+%% barnacle/kubernetes.from_strategy_error(Dynamic) -> Result(KubernetesError, Nil)
+kubernetes_error_test() ->
+    ?assertEqual({ok, forbidden}, barnacle_gleam:kubernetes_error({kubernetes, forbidden})),
+    %% HttpStatus(Int)
+    ?assertEqual({ok, {http_status, 500}},
+                 barnacle_gleam:kubernetes_error({kubernetes, {http_status, 500}})),
+    ?assertEqual({error, nil}, barnacle_gleam:kubernetes_error({dns, timeout})).
+
 recv() ->
     receive M -> M after 5000 -> timeout end.
