@@ -35,7 +35,7 @@
 %% API
 -export([start_link/1, start/1, child_spec/1, run_once/1,
          refresh/2, pause/2, resume/2, shutdown/2, members/1, members/2,
-         await_members/3]).
+         await_members/3, strategy_info/1]).
 
 %% gen_server callbacks
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
@@ -75,7 +75,11 @@
     pending = #{} :: #{node() => true},
     failed = [] :: [{node(), atom()}],
     disconnect_errors = [] :: [{node(), atom()}],
-    error :: term()
+    error :: term(),
+    %% The strategy state handed to discover/1. A push strategy's
+    %% handle_info/2 may change the live state while discovery runs; when
+    %% discovery hands this same state back, the live one is kept.
+    snapshot :: term()
 }).
 
 -record(state, {
@@ -206,6 +210,12 @@ members(Cluster, Timeout) ->
 await_members(Cluster, Count, Timeout) when is_integer(Count), Count >= 0 ->
     call(Cluster, {await_members, Count, Timeout}, Timeout).
 
+%% @doc What the strategy reports about itself (gossip: packets dropped by
+%% reason, names tracked).
+-spec strategy_info(cluster()) -> {ok, map()} | {error, call_error()}.
+strategy_info(Cluster) ->
+    call(Cluster, strategy_info, 5000).
+
 %%% Internal: starting
 
 start(Config, Link) ->
@@ -306,6 +316,8 @@ handle_call({resume, _}, _From, S) ->
 handle_call({shutdown, _}, _From, S) ->
     emit({shutdown_response, nil}, S),
     {stop, normal, ok, S};
+handle_call({strategy_info, _}, _From, #state{mod = Mod, sstate = SS} = S) ->
+    {reply, {ok, barnacle_strategy:info(Mod, SS)}, S};
 handle_call({members, _}, _From, S) ->
     {reply, {ok, member_list(S)}, S};
 handle_call({{await_members, Count, Timeout}, _}, From, S) ->
@@ -416,7 +428,7 @@ start_pass(Waiters, #state{mod = Mod, sstate = SS} = S0) ->
                                end),
     put({worker, Ref}, Pid),
     Timer = erlang:start_timer(S#state.discover_timeout, self(), discover_timeout),
-    S#state{pass = #pass{worker = Ref, timer = Timer, waiters = Waiters}}.
+    S#state{pass = #pass{worker = Ref, timer = Timer, waiters = Waiters, snapshot = SS}}.
 
 kill_worker(Ref, _S) ->
     case erase({worker, Ref}) of
@@ -427,7 +439,8 @@ kill_worker(Ref, _S) ->
 discovery_result({barnacle_discovered, Result}, _S) -> Result;
 discovery_result(Reason, S) -> {error, {crashed, exit, Reason}, S#state.sstate}.
 
-discovered(Result, #state{pass = P} = S0) ->
+discovered(Result0, #state{pass = P} = S0) ->
+    Result = keep_live_state(Result0, P#pass.snapshot, S0#state.sstate),
     _ = erlang:cancel_timer(P#pass.timer),
     _ = erase({worker, P#pass.worker}),
     P1 = P#pass{worker = undefined, timer = undefined, stage = connect},
@@ -447,6 +460,11 @@ discovered(Result, #state{pass = P} = S0) ->
             S = S0#state{sstate = SS, pass = P1#pass{error = Reason}},
             maybe_finish(apply_discovery(Nodes, false, S))
     end.
+
+keep_live_state(Result, Snapshot, Live) when element(tuple_size(Result), Result) =:= Snapshot ->
+    setelement(tuple_size(Result), Result, Live);
+keep_live_state(Result, _Snapshot, _Live) ->
+    Result.
 
 apply_discovery(Nodes, Prune, #state{ops = #{list_nodes := List}} = S) ->
     Connected = list_nodes(List),
@@ -541,20 +559,26 @@ cancel_poll(#state{poll_timer = T} = S) ->
     %% a little early, which is harmless.
     S#state{poll_timer = undefined}.
 
-%% Pushed nodes (a gossip announcement): connect now, without pruning.
-push(Nodes, #state{ops = #{list_nodes := List}} = S) ->
+%% Pushed nodes (a gossip announcement): wanted from now on, and connected
+%% now if they are not already; nothing is pruned.
+push(Nodes, #state{ops = #{list_nodes := List}, wanted = W0} = S) ->
     Connected = list_nodes(List),
     Out = diff(Nodes, Connected, false, S),
     Now = now_ms(),
-    Room = max(0, S#state.max_nodes - map_size(S#state.wanted)),
-    New = lists:sublist([binary_to_atom(B, utf8) || B <- maps:get(connect, Out),
-                                                    not is_map_key(binary_to_atom(B, utf8),
-                                                                   S#state.wanted)], Room),
-    W = maps:merge(maps:from_list([{N, #member{status = connecting, since = Now}} || N <- New]),
-                   S#state.wanted),
+    Room = max(0, S#state.max_nodes - map_size(W0)),
+    New = lists:sublist([N || N <- [binary_to_atom(B, utf8) || B <- maps:get(wanted, Out)],
+                              not is_map_key(N, W0)], Room),
+    ToConnect = [N || N <- [binary_to_atom(B, utf8) || B <- maps:get(connect, Out)],
+                      lists:member(N, New)],
+    Status = fun(N) -> case lists:member(N, ToConnect) of
+                           true -> connecting;
+                           false -> connected
+                       end end,
+    W = maps:merge(maps:from_list([{N, #member{status = Status(N), since = Now}} || N <- New]), W0),
+    _ = [emit({node_connected, N}, S) || N <- New, Status(N) =:= connected],
     case S#state.paused of
         true -> S#state{wanted = W};
-        false -> lists:foldl(fun start_attempt/2, S#state{wanted = W}, New)
+        false -> lists:foldl(fun start_attempt/2, S#state{wanted = W}, ToConnect)
     end.
 
 diff(Nodes, Connected, Prune, S) ->

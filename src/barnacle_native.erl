@@ -12,7 +12,7 @@
 -module(barnacle_native).
 
 -export([epmd_names/4, diff_nodes/1, normalize_node_name/1, discover_dns/2,
-         discover_kubernetes/1]).
+         discover_kubernetes/1, gossip_new/3, gossip_encode/3, gossip_decode/3]).
 -export([load_error/0]).
 
 -on_load(init/0).
@@ -85,6 +85,30 @@ discover_dns(Name, Opts) ->
 discover_kubernetes(Opts) ->
     discover_kubernetes_nif(Opts).
 
+%% @doc A gossip group's state: the key derived from `Secret' (or none,
+%% with `nil'), the replay window and the most nonces remembered. The
+%% result is an opaque reference; the secret itself is not kept.
+-spec gossip_new(Secret :: binary() | nil, WindowMs :: pos_integer(),
+                 ReplayCapacity :: pos_integer()) -> reference().
+gossip_new(Secret, WindowMs, Capacity) ->
+    gossip_new_nif(Secret, WindowMs, Capacity).
+
+%% @doc An announcement packet for `Name', authenticated when the state
+%% has a key.
+-spec gossip_encode(State :: reference(), Name :: binary(), NowMs :: non_neg_integer()) ->
+          {ok, binary()} | {error, bad_name}.
+gossip_encode(State, Name, NowMs) ->
+    gossip_encode_nif(State, Name, NowMs).
+
+%% @doc Verifies and decodes a packet: `{ok, NodeName}' (a validated
+%% binary) or `{error, Reason}' with `Reason' one of `too_short',
+%% `too_long', `bad_magic', `bad_version', `wrong_cluster', `bad_length',
+%% `unauthenticated', `bad_mac', `future', `expired', `replayed', `bad_name'.
+-spec gossip_decode(State :: reference(), Packet :: binary(), NowMs :: non_neg_integer()) ->
+          {ok, binary()} | {error, atom()}.
+gossip_decode(State, Packet, NowMs) ->
+    gossip_decode_nif(State, Packet, NowMs).
+
 %% @doc The membership diff: what to connect and what to disconnect, given
 %% the discovered, connected and owned names (see `barnacle_cluster').
 -spec diff_nodes(Input :: diff_input()) -> diff_output().
@@ -116,6 +140,15 @@ discover_dns_nif(_Name, _Opts) ->
     erlang:nif_error(not_loaded_error()).
 
 discover_kubernetes_nif(_Opts) ->
+    erlang:nif_error(not_loaded_error()).
+
+gossip_new_nif(_Secret, _WindowMs, _Capacity) ->
+    erlang:nif_error(not_loaded_error()).
+
+gossip_encode_nif(_State, _Name, _NowMs) ->
+    erlang:nif_error(not_loaded_error()).
+
+gossip_decode_nif(_State, _Packet, _NowMs) ->
     erlang:nif_error(not_loaded_error()).
 
 not_loaded_error() ->

@@ -24,6 +24,8 @@
 %%% does not know are offered here (push strategies such as gossip).
 %%% `{connect, Nodes, State}' asks for those nodes to be connected now.</li>
 %%% <li>`terminate(State)' (optional): the cluster process is stopping.</li>
+%%% <li>`info(State)' (optional): counters and facts for
+%%% `barnacle_cluster:strategy_info/1' (gossip: packets dropped by reason).</li>
 %%% </ul>
 %%%
 %%% A strategy that lists the nodes in a file, as an example:
@@ -45,7 +47,7 @@
 %%% {my_file_strategy, #{path => "nodes.config"}}})'.
 -module(barnacle_strategy).
 
--export([resolve/1, init/2, start/2, discover/2, handle_info/3, terminate/2]).
+-export([resolve/1, init/2, start/2, discover/2, handle_info/3, terminate/2, info/2]).
 
 -type state() :: term().
 %% Node names as atoms, binaries or strings. Anything else is counted as an
@@ -72,7 +74,8 @@
 -callback handle_info(Msg :: term(), State :: state()) ->
     {ok, state()} | {connect, nodes(), state()}.
 -callback terminate(State :: state()) -> term().
--optional_callbacks([start/1, handle_info/2, terminate/1]).
+-callback info(State :: state()) -> map().
+-optional_callbacks([start/1, handle_info/2, terminate/1, info/1]).
 
 %% @doc Maps a strategy spec to the module and options that implement it.
 -spec resolve(Spec :: term()) -> {ok, module(), term()} | {error, term()}.
@@ -173,4 +176,12 @@ summarize(Term) ->
     case erlang:external_size(Term) > 2048 of
         true -> {truncated, erlang:phash2(Term)};
         false -> Term
+    end.
+
+%% @doc The optional `info/1', or an empty map.
+-spec info(module(), state()) -> map().
+info(Mod, State) ->
+    case erlang:function_exported(Mod, info, 1) of
+        false -> #{};
+        true -> try Mod:info(State) catch _:_ -> #{} end
     end.

@@ -25,7 +25,9 @@ setup({Tag, Subnet}, Count) ->
     Bridge = "br" ++ Tag,
     Net = #{tag => Tag, subnet => Subnet, bridge => Bridge, count => Count},
     teardown(Net),
-    sh(["ip link add ", Bridge, " type bridge"]),
+    %% No IGMP querier runs here: without snooping the bridge simply
+    %% floods multicast to every port, as a plain segment would.
+    sh(["ip link add ", Bridge, " type bridge mcast_snooping 0"]),
     sh(["ip addr add ", v4(Subnet, 1), "/24 dev ", Bridge]),
     sh(["ip addr add ", v6(Subnet, 1), "/64 dev ", Bridge, " nodad"]),
     sh(["ip link set ", Bridge, " up"]),

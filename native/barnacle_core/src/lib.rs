@@ -5,10 +5,12 @@
 //! - [`epmd`]: the EPMD `NAMES_REQ` client, under a deadline;
 //! - [`diff`]: the membership diff and its ownership rules;
 //! - [`dns`]: A/AAAA and SRV discovery through hickory-resolver;
-//! - [`k8s`]: pods and EndpointSlices from the Kubernetes API.
+//! - [`k8s`]: pods and EndpointSlices from the Kubernetes API;
+//! - [`gossip`]: the authenticated gossip announcement codec.
 
 pub mod diff;
 pub mod dns;
 pub mod epmd;
+pub mod gossip;
 pub mod k8s;
 pub mod name;

@@ -6,7 +6,9 @@
 //! ever held. Rustler turns a panic into an Erlang exception
 //! (`nif_panicked`), and nothing here should panic in the first place.
 
-use barnacle_core::{diff, dns, epmd, k8s, name};
+use barnacle_core::{diff, dns, epmd, gossip, k8s, name};
+use rustler::ResourceArc;
+use std::sync::Mutex;
 use rustler::types::tuple::make_tuple;
 use std::net::{IpAddr, SocketAddr};
 use rustler::{Atom, Binary, Encoder, Env, NifMap, Term};
@@ -251,6 +253,54 @@ fn discover_kubernetes<'a>(env: Env<'a>, opts: K8sOpts<'a>) -> Term<'a> {
             (atoms::error(), (atoms::http_status(), code)).encode(env)
         }
         Err(e) => error(env, e.as_str()),
+    }
+}
+
+/// A gossip group's key and replay cache, held by the cluster process.
+struct GossipState {
+    key: Option<gossip::Key>,
+    window: u64,
+    replay: Mutex<gossip::ReplayCache>,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for GossipState {}
+
+/// `gossip_new(Secret | nil, WindowMs, ReplayCapacity)`: a resource holding
+/// the derived key (never the secret itself) and the replay cache.
+#[rustler::nif(name = "gossip_new_nif", schedule = "DirtyCpu")]
+fn gossip_new(secret: Option<Binary>, window: u64, capacity: usize) -> ResourceArc<GossipState> {
+    ResourceArc::new(GossipState {
+        key: secret.map(|s| gossip::Key::derive(s.as_slice())),
+        window,
+        replay: Mutex::new(gossip::ReplayCache::new(capacity.min(1_000_000))),
+    })
+}
+
+/// `gossip_encode(State, Name, NowMs)`: `{ok, Packet}` or `{error, bad_name}`.
+#[rustler::nif(name = "gossip_encode_nif", schedule = "DirtyCpu")]
+fn gossip_encode<'a>(env: Env<'a>, state: ResourceArc<GossipState>, name: Binary<'a>, now: u64) -> Term<'a> {
+    match gossip::encode(&lossy(&name), state.key.as_ref(), now, gossip::nonce()) {
+        Some(packet) => {
+            let mut bin = rustler::OwnedBinary::new(packet.len());
+            bin.as_mut_slice().copy_from_slice(&packet);
+            ok(env, bin.release(env))
+        }
+        None => error(env, "bad_name"),
+    }
+}
+
+/// `gossip_decode(State, Packet, NowMs)`: `{ok, Name}` or `{error, Reason}`
+/// (`too_short`, `bad_mac`, `replayed`, `bad_name`, ...).
+#[rustler::nif(name = "gossip_decode_nif", schedule = "DirtyCpu")]
+fn gossip_decode<'a>(env: Env<'a>, state: ResourceArc<GossipState>, packet: Binary<'a>, now: u64) -> Term<'a> {
+    let mut replay = match state.replay.lock() {
+        Ok(r) => r,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    match gossip::decode(packet.as_slice(), state.key.as_ref(), now, state.window, &mut replay) {
+        Ok(a) => ok(env, a.name),
+        Err(r) => error(env, r.as_str()),
     }
 }
 
