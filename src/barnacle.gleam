@@ -297,6 +297,62 @@ fn kubernetes_mode(mode: KubernetesMode) -> Atom {
   }
 }
 
+/// Zero-configuration clustering on one network segment: every node
+/// announces itself by UDP multicast and connects to the nodes it hears.
+/// Set a secret with `with_gossip_secret` on any network you do not fully
+/// trust.
+pub fn gossip() -> Barnacle(Gossip) {
+  strategy_ffi(atom.create("gossip"), empty_opts())
+}
+
+/// Authenticate every announcement with HMAC-SHA256 under a key derived
+/// from this secret (at least 8 bytes). Groups with different secrets on
+/// one address and port ignore each other. The secret is never logged.
+pub fn with_gossip_secret(config: Barnacle(Gossip), secret: String) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("secret"), secret)
+}
+
+/// The UDP port (default 45892).
+pub fn with_gossip_port(config: Barnacle(Gossip), port: Int) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("port"), port)
+}
+
+/// Milliseconds between announcements (default 5000).
+pub fn with_gossip_interval(config: Barnacle(Gossip), ms: Int) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("interval"), ms)
+}
+
+/// The multicast group (default `#(239, 255, 43, 21)`).
+pub fn with_multicast_address(
+  config: Barnacle(Gossip),
+  address: #(Int, Int, Int, Int),
+) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("multicast_addr"), address)
+}
+
+/// The local interface address to join the group on and send from.
+pub fn with_multicast_interface(
+  config: Barnacle(Gossip),
+  address: #(Int, Int, Int, Int),
+) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("multicast_if"), address)
+}
+
+/// Multicast TTL (default 1: this segment only).
+pub fn with_multicast_ttl(config: Barnacle(Gossip), ttl: Int) -> Barnacle(Gossip) {
+  set_strategy_opt_ffi(config, atom.create("ttl"), ttl)
+}
+
+/// Send announcements to this broadcast address instead of multicasting.
+pub fn with_gossip_broadcast(
+  config: Barnacle(Gossip),
+  address: #(Int, Int, Int, Int),
+) -> Barnacle(Gossip) {
+  config
+  |> set_strategy_opt_ffi(atom.create("broadcast_only"), True)
+  |> set_strategy_opt_ffi(atom.create("broadcast_addr"), address)
+}
+
 /// A custom strategy: `discover` returns the nodes that should be
 /// connected.
 pub fn new_strategy(discover: fn() -> Result(List(Atom), error)) -> Strategy(error) {

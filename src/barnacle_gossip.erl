@@ -165,11 +165,12 @@ drop(Reason, #{dropped := D} = S) ->
     S#{dropped := D#{Reason => maps:get(Reason, D, 0) + 1}}.
 
 announce(#{socket := Sock, key := Key, interval := I, port := Port} = S) ->
-    case barnacle_native:gossip_encode(Key, atom_to_binary(node(), utf8),
-                                       erlang:system_time(millisecond)) of
-        {ok, Packet} -> _ = gen_udp:send(Sock, destination(S), Port, Packet);
-        {error, _} -> ok
-    end,
+    %% A send that fails (no route yet) is retried at the next interval.
+    _ = case barnacle_native:gossip_encode(Key, atom_to_binary(node(), utf8),
+                                           erlang:system_time(millisecond)) of
+            {ok, Packet} -> gen_udp:send(Sock, destination(S), Port, Packet);
+            {error, _} -> ok
+        end,
     _ = erlang:send_after(I, self(), {barnacle_gossip, announce, Sock}),
     ok.
 

@@ -166,5 +166,20 @@ kubernetes_error_test() ->
                  barnacle_gleam:kubernetes_error({kubernetes, {http_status, 500}})),
     ?assertEqual({error, nil}, barnacle_gleam:kubernetes_error({dns, timeout})).
 
+%% barnacle.gossip() |> with_gossip_secret("...") |> with_gossip_port(45900)
+%% |> with_multicast_interface(#(127, 0, 0, 1)) |> with_gossip_broadcast(#(127, 255, 255, 255))
+gossip_builder_test() ->
+    C0 = barnacle_gleam:strategy(gossip, barnacle_gleam:empty_opts()),
+    C1 = barnacle_gleam:set_strategy_opt(C0, secret, <<"a long enough secret">>),
+    C2 = barnacle_gleam:set_strategy_opt(C1, port, 45900),
+    C3 = barnacle_gleam:set_strategy_opt(C2, multicast_if, {127, 0, 0, 1}),
+    C4 = barnacle_gleam:set_strategy_opt(barnacle_gleam:set_strategy_opt(C3, broadcast_only, true),
+                                         broadcast_addr, {127, 255, 255, 255}),
+    {ok, #{strategy := {barnacle_gossip, S}}} = barnacle_config:validate(C4),
+    ?assertMatch(#{port := 45900, broadcast_only := true, authenticated := true}, S),
+    %% Only the derived key (a NIF resource) is kept, never the secret.
+    ?assertNot(is_map_key(secret, S)),
+    ?assertEqual(nomatch, binary:match(term_to_binary(S), <<"a long enough secret">>)).
+
 recv() ->
     receive M -> M after 5000 -> timeout end.
