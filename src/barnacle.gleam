@@ -435,6 +435,11 @@ pub fn with_max_nodes(config: Barnacle(s), max: Int) -> Barnacle(s) {
   set_ffi(config, atom.create("max_nodes"), max)
 }
 
+/// Most connection attempts in flight at once (default: no limit).
+pub fn with_max_parallel_connects(config: Barnacle(s), max: Int) -> Barnacle(s) {
+  set_ffi(config, atom.create("max_parallel_connects"), max)
+}
+
 // ---------------------------------------------------------------- running
 
 /// Starts a barnacle linked to the caller. The configuration is checked

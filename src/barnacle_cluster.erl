@@ -111,6 +111,9 @@
     owned = #{} :: #{node() => true},
     %% Attempts in flight: monitor ref -> {Node, Pid, TimeoutTimer}.
     attempts = #{} :: #{reference() => {node(), pid(), reference()}},
+    %% At most this many attempts in flight; the rest wait in `queue'.
+    max_parallel = infinity :: pos_integer() | infinity,
+    queue = [] :: [node()],
     %% await_members/3 callers: {From, Count, Timer}.
     barriers = [] :: [{gen_server:from(), pos_integer(), reference()}]
 }).
@@ -119,7 +122,7 @@
 
 %% Discovery and connection workers hand their result back as their exit
 %% reason (seen in the 'DOWN' message), so their funs never return.
--dialyzer({nowarn_function, [start_pass/2, start_attempt/2]}).
+-dialyzer({nowarn_function, [start_pass/2, launch_attempt/2]}).
 
 %%% API
 
@@ -283,6 +286,7 @@ init({C, Once}) ->
                        backoff = maps:get(backoff, C),
                        prune = maps:get(prune, C),
                        max_nodes = maps:get(max_nodes, C),
+                       max_parallel = maps:get(max_parallel_connects, C),
                        listeners = maps:get(listeners, C),
                        notifier = barnacle_events:start_notifier(maps:get(listeners, C)),
                        once = Once},
@@ -365,14 +369,14 @@ info({'DOWN', Ref, process, _, Reason}, #state{attempts = A} = S)
                  _ -> {error, crashed}
              end,
     S1 = attempt_done(Node, Result, S#state{attempts = maps:remove(Ref, A)}),
-    {noreply, maybe_finish(S1)};
+    {noreply, maybe_finish(dequeue(S1))};
 info({timeout, _, {attempt_timeout, Ref}}, #state{attempts = A} = S)
   when is_map_key(Ref, A) ->
     {Node, Pid, _} = maps:get(Ref, A),
     erlang:demonitor(Ref, [flush]),
     exit(Pid, kill),
-    {noreply, maybe_finish(attempt_done(Node, {error, timeout},
-                                        S#state{attempts = maps:remove(Ref, A)}))};
+    {noreply, maybe_finish(dequeue(attempt_done(Node, {error, timeout},
+                                                S#state{attempts = maps:remove(Ref, A)})))};
 info({retry, Node}, S) ->
     {noreply, retry(Node, S)};
 info({nodeup, Node, _Info}, S) ->
@@ -501,7 +505,11 @@ apply_discovery(Nodes, Prune, #state{ops = #{list_nodes := List}} = S) ->
 pass_connect(Node, #state{pass = P, wanted = W} = S) ->
     S1 = S#state{pass = P#pass{pending = (P#pass.pending)#{Node => true}}},
     case maps:get(Node, W) of
-        #member{attempt = undefined} -> start_attempt(Node, S1);
+        #member{attempt = undefined} ->
+            case lists:member(Node, S1#state.queue) of
+                true -> S1;
+                false -> start_attempt(Node, S1)
+            end;
         #member{} -> S1
     end.
 
@@ -617,7 +625,33 @@ list_nodes(List) ->
 
 %%% Internal: attempts, retries and node events
 
-start_attempt(Node, #state{ops = #{connect := Connect}, wanted = W} = S) ->
+%% Starts an attempt now, or queues it while `max_parallel_connects'
+%% attempts are in flight.
+start_attempt(Node, #state{max_parallel = Max, attempts = A, queue = Q} = S)
+  when Max =/= infinity, map_size(A) >= Max ->
+    case lists:member(Node, Q) of
+        true -> S;
+        false -> S#state{queue = Q ++ [Node]}
+    end;
+start_attempt(Node, S) ->
+    launch_attempt(Node, S).
+
+%% Starts queued attempts while there is room; a queued node that is no
+%% longer wanted, already connected or already attempted is skipped.
+dequeue(#state{queue = []} = S) ->
+    S;
+dequeue(#state{max_parallel = Max, attempts = A} = S) when Max =/= infinity, map_size(A) >= Max ->
+    S;
+dequeue(#state{queue = [Node | Rest], wanted = W} = S0) ->
+    S = S0#state{queue = Rest},
+    case W of
+        #{Node := #member{status = St, attempt = undefined}} when St =/= connected ->
+            dequeue(launch_attempt(Node, S));
+        _ ->
+            dequeue(S)
+    end.
+
+launch_attempt(Node, #state{ops = #{connect := Connect}, wanted = W} = S) ->
     {Pid, Ref} = spawn_monitor(fun() -> exit({barnacle_attempt, call_op(Connect, Node)}) end),
     Timer = erlang:start_timer(S#state.connect_timeout, self(), {attempt_timeout, Ref}),
     W1 = case W of

@@ -14,6 +14,8 @@
 %%% discovery no longer lists them, default `false'.</li>
 %%% <li>`listeners': event listeners (`barnacle_events:listener()'), default `[]'.</li>
 %%% <li>`max_nodes': most nodes one discovery may yield, default 1024.</li>
+%%% <li>`max_parallel_connects': most connection attempts in flight at
+%%% once, default `infinity' (1 makes them serial, as other libraries do).</li>
 %%% </ul>
 %%% Errors are `{invalid_config, Key, Value}' naming the first bad key.
 -module(barnacle_config).
@@ -33,11 +35,12 @@
                prune := boolean(),
                listeners := [barnacle_events:listener()],
                max_nodes := pos_integer(),
+               max_parallel_connects := pos_integer() | infinity,
                ops := ops()}.
 -export_type([t/0, ops/0]).
 
 -define(KEYS, [strategy, name, poll_interval, connect_timeout, discover_timeout,
-               backoff, prune, listeners, max_nodes]).
+               backoff, prune, listeners, max_nodes, max_parallel_connects]).
 
 %% @doc The default value of every optional key.
 -spec defaults() -> map().
@@ -49,7 +52,8 @@ defaults() ->
       backoff => #{min => 200, max => 5000},
       prune => false,
       listeners => [],
-      max_nodes => 1024}.
+      max_nodes => 1024,
+      max_parallel_connects => infinity}.
 
 %% @doc Validates a config map. On success the strategy is resolved and
 %% initialised (`{Module, State}') and the connection functions are chosen.
@@ -70,7 +74,7 @@ validate(Config) ->
 
 check_all(C) ->
     Checks = [name, poll_interval, connect_timeout, discover_timeout, backoff,
-              prune, listeners, max_nodes, strategy],
+              prune, listeners, max_nodes, max_parallel_connects, strategy],
     check(Checks, C).
 
 check([], C) ->
@@ -103,6 +107,8 @@ value(backoff, B) when is_map(B) ->
     end;
 value(prune, V) -> ok_if(is_boolean(V), V);
 value(max_nodes, V) -> ok_if(is_integer(V) andalso V > 0 andalso V =< 100000, V);
+value(max_parallel_connects, infinity) -> {ok, infinity};
+value(max_parallel_connects, V) -> ok_if(is_integer(V) andalso V > 0, V);
 value(listeners, L) when is_list(L) ->
     case [X || X <- L, not barnacle_events:is_listener(X)] of
         [] -> {ok, L};

@@ -277,7 +277,19 @@ connects_run_in_parallel_and_bounded(Config) ->
     ?assertEqual(lists:sort(Nodes), lists:sort([N || {N, timeout} <- Failed])),
     %% Serial connects would take ten seconds; parallel ones about one
     %% (up to two here: the refresh may queue behind the first pass).
-    ?assert(Took < 5000).
+    ?assert(Took < 5000),
+    %% The same with max_parallel_connects => 1: one at a time, in order.
+    start_cluster(PA, #{strategy => {custom, #{discover => fun() -> {ok, lists:sublist(Nodes, 3)} end,
+                                               connect => Hang,
+                                               list_nodes => fun() -> [] end}},
+                        name => ser, connect_timeout => 300, poll_interval => 60000,
+                        max_parallel_connects => 1}),
+    T2 = erlang:monotonic_time(millisecond),
+    {error, {connect_error, Failed3}} = call(PA, barnacle_cluster, refresh, [ser, 20000], 25000),
+    Serial = erlang:monotonic_time(millisecond) - T2,
+    ct:pal("serial pass with 3 hanging connects took ~b ms (connect_timeout 300 ms)", [Serial]),
+    ?assertEqual(lists:sublist(Nodes, 3), [N || {N, timeout} <- Failed3]),
+    ?assert(Serial >= 3 * 300).
 
 await_members_times_out(Config) ->
     ct:comment("await_members returns {error, timeout} when too few nodes come"),

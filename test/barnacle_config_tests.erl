@@ -30,7 +30,8 @@ bad_values_test_() ->
            {discover_timeout, 0}, {prune, yes}, {max_nodes, 0}, {max_nodes, 1000001},
            {backoff, #{min => 0}}, {backoff, #{min => 10, max => 5}},
            {backoff, #{min => 10, step => 2}}, {backoff, 100},
-           {name, 42}, {name, ""}, {listeners, self()}],
+           {name, 42}, {name, ""}, {listeners, self()},
+           {max_parallel_connects, 0}, {max_parallel_connects, many}],
     [?_assertEqual({error, {invalid_config, K, V}},
                    valid(#{strategy => ok_strategy(), K => V})) || {K, V} <- Bad].
 
