@@ -224,8 +224,8 @@ pass_latency({P, _}, {_, LiveNode}) ->
                       end,
                 Par = median(Run(infinity, 3)),
                 Ser = median(Run(1, case K of 16 -> 1; _ -> 2 end)),
-                io:format("  K=~b: parallel ~.0f ms, serial ~.0f ms, serial/parallel ~.1f~n",
-                          [K, Par, Ser, Ser / Par]),
+                io:format("  K=~b: parallel ~.1f ms, serial ~.1f ms, serial/parallel ~.1f~n",
+                          [K, float(Par), float(Ser), Ser / Par]),
                 #{dead_entries => K, parallel_ms => Par, serial_ms => Ser, ratio => Ser / Par,
                   connect_timeout => Timeout}
             end || K <- [0, 1, 4, 16]],
@@ -235,7 +235,8 @@ pass_latency({P, _}, {_, LiveNode}) ->
 %%% 4. Native against Erlang
 
 native_vs_erlang() ->
-    Dir = filename:join(?OUT, "dnsmasq"),
+    %% dnsmasq changes to / when it starts: every path it gets is absolute.
+    Dir = filename:absname(filename:join(?OUT, "dnsmasq")),
     ok = filelib:ensure_dir(filename:join(Dir, "x")),
     {Port, Stop} = dnsmasq(Dir),
     try
@@ -292,8 +293,8 @@ measure(F, Runs) ->
 row(Label, Native, Erlang) ->
     {NUs, NRed} = Native,
     {EUs, ERed} = Erlang,
-    io:format("  ~s: native ~.0f us / ~p reds, Erlang ~.0f us / ~p reds, Erlang/native time ~.2f~n",
-              [Label, NUs, NRed, EUs, ERed, EUs / NUs]),
+    io:format("  ~s: native ~.1f us / ~p reds, Erlang ~.1f us / ~p reds, Erlang/native time ~.2f~n",
+              [Label, float(NUs), NRed, float(EUs), ERed, EUs / NUs]),
     #{case_name => list_to_binary(Label), native_us => NUs, native_reductions => NRed,
       erlang_us => EUs, erlang_reductions => ERed, time_ratio => EUs / NUs,
       reductions_ratio => ERed / max(1, NRed)}.
@@ -402,7 +403,7 @@ idle() ->
               reductions_per_poll => Reds / Polls, cluster_process_memory => Mem,
               node_cpu_ms_with => CpuW, node_cpu_ms_without => CpuO,
               cpu_ms_per_poll_over_control => (CpuW - CpuO) / Polls},
-        io:format("  ~p reductions and ~b bytes per poll; node CPU ~b ms with barnacle, ~b ms without, over ~b s~n",
+        io:format("  ~p reductions per poll, ~b bytes of process memory; node CPU ~b ms with barnacle, ~b ms without, over ~b s~n",
                   [Reds / Polls, Mem, CpuW, CpuO, Polls * Poll div 1000]),
         R
     after

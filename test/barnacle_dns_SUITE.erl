@@ -84,10 +84,7 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    Peers = [P || {_, P} <- ets:tab2list(?config(peers, Config))],
-    Stalls = [{P, catch call(P, barnacle_test_peers, long_schedules, [call(P, erlang, node, [])])}
-              || P <- Peers, is_process_alive(P)],
-    [barnacle_test_peers:stop(P) || P <- Peers],
+    Result = barnacle_test_peers:stop_all(?config(peers, Config)),
     case ?config(net, Config) of
         undefined -> ok;
         _ ->
@@ -96,10 +93,7 @@ end_per_testcase(_Case, Config) ->
                               ?config(a_extra, Config)),
             ensure_dnsmasq(?config(dnsmasq, Config), Config)
     end,
-    case [S || {_, L} = S <- Stalls, L =/= []] of
-        [] -> ok;
-        Bad -> {fail, {long_schedules, Bad}}
-    end.
+    Result.
 
 %% dnsmasq listens on the bridge's address, which every host reaches.
 bridge_address(Net) ->
@@ -189,14 +183,7 @@ dns_cfg(Config, Extra) ->
                  name => dnsc, listeners => []}, Extra).
 
 host_peers(Config, Indexes, Base, Args) ->
-    Net = ?config(net, Config),
-    [begin
-         #{ip4 := Ip4, ip6 := Ip6} = barnacle_netns:host(Net, I),
-         Host = case lists:member("inet6_tcp", Args) of true -> Ip6; false -> Ip4 end,
-         {P, N} = barnacle_netns:start_peer(Net, I, Base ++ "@" ++ Host, #{args => Args}),
-         ets:insert(?config(peers, Config), {I, P}),
-         {P, N}
-     end || I <- Indexes].
+    barnacle_netns:start_app_peers(?config(net, Config), Indexes, Base, Args, ?config(peers, Config)).
 
 dns_forms_cluster_across_hosts(Config) ->
     ct:comment("three hosts, each with its own address and epmd, cluster from A records"),

@@ -33,20 +33,14 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    [barnacle_test_peers:stop(P) || {_, P} <- ets:tab2list(?config(peers, Config))],
-    ok.
+    barnacle_test_peers:stop_all(?config(peers, Config)).
 
 partition_retries_with_capped_backoff_and_heals(Config) ->
     ct:comment("one host's link down: nodedown, capped backoff, nothing pruned; link up: healed"),
     Net = ?config(net, Config),
     %% A short tick so that the cut is noticed in seconds, not a minute.
-    Peers = [begin
-                 #{ip4 := Ip} = barnacle_netns:host(Net, I),
-                 {P, N} = barnacle_netns:start_peer(Net, I, "app@" ++ Ip,
-                                                    #{args => ["-kernel", "net_ticktime", "4"]}),
-                 ets:insert(?config(peers, Config), {I, P}),
-                 {P, N}
-             end || I <- [1, 2, 3]],
+    Peers = barnacle_netns:start_app_peers(Net, [1, 2, 3], "app", ["-kernel", "net_ticktime", "4"],
+                                           ?config(peers, Config)),
     [{P1, _}, {_, N2}, {_, N3}] = Peers,
     Backoff = #{min => 100, max => 800},
     {ok, _} = call(P1, barnacle_cluster, start,

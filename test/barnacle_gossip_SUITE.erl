@@ -45,14 +45,7 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {port, free_udp_port()}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    Peers = [P || {_, P} <- ets:tab2list(?config(peers, Config))],
-    Stalls = [{P, catch call(P, barnacle_test_peers, long_schedules, [call(P, erlang, node, [])])}
-              || P <- Peers, is_process_alive(P)],
-    [barnacle_test_peers:stop(P) || P <- Peers],
-    case [S || {_, L} = S <- Stalls, L =/= []] of
-        [] -> ok;
-        Bad -> {fail, {long_schedules, Bad}}
-    end.
+    barnacle_test_peers:stop_all(?config(peers, Config)).
 
 free_udp_port() ->
     {ok, S} = gen_udp:open(0, [{ip, {127, 0, 0, 1}}]),
@@ -242,12 +235,10 @@ socket_closed_on_stop_two_barnacles_share_port(Config) ->
 multicast_between_hosts(Config) ->
     ct:comment("real multicast across a bridge: three hosts form a cluster by gossip alone"),
     Net = ?config(net, Config),
-    Peers = [begin
-                 #{ip4 := Ip, ip4_tuple := T} = barnacle_netns:host(Net, I),
-                 {P, N} = barnacle_netns:start_peer(Net, I, "app@" ++ Ip, #{}),
-                 ets:insert(?config(peers, Config), {I, P}),
-                 {P, N, T}
-             end || I <- [1, 2, 3]],
+    Peers = [{P, N, maps:get(ip4_tuple, barnacle_netns:host(Net, I))}
+             || {I, {P, N}} <- lists:zip([1, 2, 3], barnacle_netns:start_app_peers(
+                                                       Net, [1, 2, 3], "app", [],
+                                                       ?config(peers, Config)))],
     [start(P, {gossip, #{port => 45892, multicast_if => T, interval => 300, secret => ?SECRET}},
            #{}) || {P, _, T} <- Peers],
     All = lists:sort([N || {_, N, _} <- Peers]),

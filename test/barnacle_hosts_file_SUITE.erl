@@ -37,8 +37,7 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    [barnacle_test_peers:stop(P) || {_, P} <- ets:tab2list(?config(peers, Config))],
-    ok.
+    barnacle_test_peers:stop_all(?config(peers, Config)).
 
 write(Config, Name, Hosts) ->
     Path = filename:join(?config(priv_dir, Config), Name),
@@ -79,12 +78,7 @@ loopback_hosts_form_cluster(Config) ->
 hosts_form_cluster_dead_host_reported(Config) ->
     ct:comment("three live hosts and a dead one: the cluster forms, the dead host is reported"),
     Net = ?config(net, Config),
-    Peers = [begin
-                 #{ip4 := Ip} = barnacle_netns:host(Net, I),
-                 {P, N} = barnacle_netns:start_peer(Net, I, "app@" ++ Ip, #{}),
-                 ets:insert(?config(peers, Config), {I, P}),
-                 {P, N}
-             end || I <- [1, 2, 3]],
+    Peers = barnacle_netns:start_app_peers(Net, [1, 2, 3], "app", [], ?config(peers, Config)),
     [{P1, _} | Rest] = Peers,
     Hosts = [list_to_atom(maps:get(ip4, barnacle_netns:host(Net, I))) || I <- [1, 2, 3]],
     Dead = '10.77.32.99',

@@ -64,8 +64,7 @@ init_per_testcase(Case, Config) ->
     [{prefix, Case}, {peers, ets:new(peers, [public, bag])} | Config].
 
 end_per_testcase(_Case, Config) ->
-    [barnacle_test_peers:stop(P) || {_, P} <- ets:tab2list(?config(peers, Config))],
-    ok.
+    barnacle_test_peers:stop_all(?config(peers, Config)).
 
 default_handler(Config) ->
     case ?config(net, Config) of
@@ -215,13 +214,8 @@ log(Event, #{config := Collector}) ->
 
 cluster_forms_from_api(Config) ->
     ct:comment("three hosts; the fake API lists their pod IPs; the cluster forms"),
-    Net = ?config(net, Config),
-    Peers = [begin
-                 #{ip4 := Ip} = barnacle_netns:host(Net, I),
-                 {P, N} = barnacle_netns:start_peer(Net, I, "app@" ++ Ip, #{}),
-                 ets:insert(?config(peers, Config), {I, P}),
-                 {P, N}
-             end || I <- [1, 2, 3]],
+    Peers = barnacle_netns:start_app_peers(?config(net, Config), [1, 2, 3], "app", [],
+                                           ?config(peers, Config)),
     Cfg = #{strategy => {kubernetes, opts(Config, #{})}, name => k8s},
     [{ok, _} = call(P, barnacle_cluster, start, [Cfg]) || {P, _} <- Peers],
     All = lists:sort([N || {_, N} <- Peers]),

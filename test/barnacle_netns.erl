@@ -6,7 +6,7 @@
 -module(barnacle_netns).
 
 -export([available/0, setup/2, teardown/1, host/2, link_down/2, link_up/2,
-         start_peer/4, start_dnsmasq/2, reload_dnsmasq/1, stop_dnsmasq/1,
+         start_peer/4, start_app_peers/5, start_dnsmasq/2, reload_dnsmasq/1, stop_dnsmasq/1,
          write_hosts/2, set_netns_hosts/2]).
 
 %% available() -> ok | {skip, Reason}
@@ -81,6 +81,18 @@ start_peer(Net, I, Name, Opts) ->
     ok = peer:call(Peer, barnacle_test_peers, start_scheduler_watch, []),
     {ok, _} = peer:call(Peer, barnacle_test_peers, start_collector, []),
     {Peer, list_to_atom(Name)}.
+
+%% Starts `Base@<host address>' on each of hosts `Indexes' (the IPv6
+%% address with `-proto_dist inet6_tcp' in `Args'), records each as
+%% {Index, Peer} in the ets table `Tab', and returns [{Peer, Node}].
+start_app_peers(Net, Indexes, Base, Args, Tab) ->
+    [begin
+         #{ip4 := Ip4, ip6 := Ip6} = host(Net, I),
+         Host = case lists:member("inet6_tcp", Args) of true -> Ip6; false -> Ip4 end,
+         {P, N} = start_peer(Net, I, Base ++ "@" ++ Host, #{args => Args}),
+         ets:insert(Tab, {I, P}),
+         {P, N}
+     end || I <- Indexes].
 
 %%% dnsmasq on the bridge address, serving only files in Dir
 

@@ -5,7 +5,7 @@
 %% clusters under test; it drives each peer over the peer's standard I/O.
 -module(barnacle_test_peers).
 
--export([start/2, start/3, stop/1, kill/1, call/4, call/5, node_name/2, ebin_args/0]).
+-export([start/2, start/3, stop/1, stop_all/1, kill/1, call/4, call/5, node_name/2, ebin_args/0]).
 -export([start_collector/0, collector_loop/2, await/2, events/1, listener/0]).
 -export([start_scheduler_watch/0, scheduler_watch_loop/1, long_schedules/1]).
 -export([barnacle_procs/0, await_restart/2, start_sup/2, forwarder/2, barnacle_code/1]).
@@ -52,6 +52,19 @@ ebin_args() ->
 
 stop(Peer) ->
     try peer:stop(Peer) catch _:_ -> ok end.
+
+%% end_per_testcase for every suite: stops the case's peers (kept in the
+%% ets table `Tab' as {Index, Peer}) and fails the case if any of them saw
+%% a long schedule in barnacle code.
+stop_all(Tab) ->
+    Peers = [P || {_, P} <- ets:tab2list(Tab)],
+    Stalls = [{P, catch call(P, ?MODULE, long_schedules, [call(P, erlang, node, [])])}
+              || P <- Peers, is_process_alive(P)],
+    [stop(P) || P <- Peers],
+    case [S || {_, L} = S <- Stalls, L =/= []] of
+        [] -> ok;
+        Bad -> {fail, {long_schedules, Bad}}
+    end.
 
 %% SIGKILL the peer's OS process and wait until its control process is gone.
 kill(Peer) ->
