@@ -27,6 +27,20 @@ else
     add 0 1
 fi
 
+step "cargo fuzz (gossip decoder, 30 s)"
+if cargo fuzz --version >/dev/null 2>&1 && cargo +nightly --version >/dev/null 2>&1; then
+    if (cd native/barnacle_core && cargo +nightly fuzz run gossip_decode -- -max_total_time=30) \
+           > "$log/fuzz" 2>&1; then
+        add 1 0
+    else
+        tail -30 "$log/fuzz"; add 0 1
+    fi
+else
+    echo "skipped: cargo-fuzz with a nightly toolchain is not installed (the proptest"
+    echo "properties above still decode thousands of random packets)"
+    add 0 0 1
+fi
+
 step "native library"
 if ! sh native/build.sh; then
     echo "native build failed"; add 0 1

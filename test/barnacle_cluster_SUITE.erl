@@ -13,6 +13,7 @@
          connects_run_in_parallel_and_bounded/1, await_members_times_out/1,
          run_once_leaves_no_process/1, shutdown_is_final_under_supervisor/1,
          app_env_starts_clusters/1, nifs_never_hold_a_normal_scheduler/1,
+         missing_nif_names_path_and_build_command/1,
          no_long_schedules_in_peers/1]).
 
 -import(barnacle_test_peers, [call/4, call/5]).
@@ -28,6 +29,7 @@ all() ->
      connects_run_in_parallel_and_bounded, await_members_times_out,
      run_once_leaves_no_process, shutdown_is_final_under_supervisor,
      app_env_starts_clusters, nifs_never_hold_a_normal_scheduler,
+     missing_nif_names_path_and_build_command,
      no_long_schedules_in_peers].
 
 init_per_testcase(Case, Config) ->
@@ -368,3 +370,27 @@ no_long_schedules_in_peers(Config) ->
      || {P, _} <- Peers],
     %% end_per_testcase fails the case if any peer saw one.
     [?assertEqual([], call(P, barnacle_test_peers, long_schedules, [N])) || {P, N} <- Peers].
+
+missing_nif_names_path_and_build_command(Config) ->
+    ct:comment("a node whose priv/ lacks the library: every NIF raises with the path and the build command"),
+    Lib = filename:join(?config(priv_dir, Config), "lib/barnacle"),
+    Ebin = filename:join(Lib, "ebin"),
+    ok = filelib:ensure_dir(filename:join(Ebin, "x")),
+    Src = filename:dirname(code:which(barnacle_native)),
+    [{ok, _} = file:copy(F, filename:join(Ebin, filename:basename(F)))
+     || F <- filelib:wildcard(filename:join(Src, "*"))],
+    {ok, P, _} = peer:start(#{name => nif_missing, host => "127.0.0.1", longnames => true,
+                              connection => standard_io, args => ["-pa", Ebin]}),
+    try
+        {error, Info} = peer:call(P, barnacle_native, load_error, []),
+        #{path := Path, build := Build} = Info,
+        ?assertEqual(filename:join([Lib, "priv", "libbarnacle_nif.so"]), Path),
+        ?assertNotEqual(nomatch, string:find(Build, "native/build.sh")),
+        %% Every NIF raises the error (peer:call re-raises it here).
+        [?assertMatch({'EXIT', {{barnacle_nif_not_loaded, #{path := Path}}, _}},
+                      catch peer:call(P, barnacle_native, F, A))
+         || {F, A} <- [{diff_nodes, [#{}]}, {normalize_node_name, [<<"a@b">>]},
+                       {discover_dns, ["x.test", #{}]}]]
+    after
+        peer:stop(P)
+    end.
