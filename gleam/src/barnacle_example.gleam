@@ -18,19 +18,24 @@ import gleam/erlang/process
 import gleam/io
 import gleam/list
 import gleam/otp/static_supervisor as supervisor
+import gleam/otp/supervision
 import gleam/string
 
 pub fn main() {
   let events = process.new_subject()
   let assert Ok(_) =
     supervisor.new(supervisor.OneForOne)
-    |> supervisor.add(barnacle.supervised(config(events)))
+    |> supervisor.add(child(events))
     |> supervisor.start
   io.println("barnacle_example: " <> atom.to_string(node.name(node.self())) <> " started")
   report(events)
 }
 
-fn config(events) {
+// Each strategy has its own configuration type; the branches meet at the
+// child specification.
+fn child(
+  events: process.Subject(barnacle.Event),
+) -> supervision.ChildSpecification(barnacle.Cluster) {
   case getenv("BARNACLE_STRATEGY") {
     Ok("dns") -> {
       let assert Ok(basename) = barnacle.get_node_basename(node.self())
@@ -45,15 +50,17 @@ fn config(events) {
       |> barnacle.with_prune(True)
       |> barnacle.with_listener(events)
       |> barnacle.with_name("example_barnacle")
+      |> barnacle.supervised
     }
     _ ->
       barnacle.local_epmd()
       |> barnacle.with_listener(events)
       |> barnacle.with_name("example_barnacle")
+      |> barnacle.supervised
   }
 }
 
-fn report(events) -> Nil {
+fn report(events: process.Subject(barnacle.Event)) -> Nil {
   let text = case process.receive_forever(events) {
     barnacle.RefreshResponse(Ok(nodes)) ->
       "members: " <> string.join(list.map(nodes, atom.to_string), ", ")

@@ -8,6 +8,8 @@
 //! - [`k8s`]: pods and EndpointSlices from the Kubernetes API;
 //! - [`gossip`]: the authenticated gossip announcement codec.
 
+#![deny(missing_docs)]
+
 pub mod diff;
 pub mod dns;
 pub mod epmd;
