@@ -167,13 +167,9 @@ node_basename(Node) ->
 
 %% @doc `barnacle/dns.from_strategy_error(Dynamic) -> Result(DnsError, Nil)'.
 -spec dns_error(term()) -> {ok, atom()} | {error, nil}.
-dns_error({dns, Reason}) when is_atom(Reason) ->
-    Known = [nxdomain, no_records, timeout, servfail, refused, bad_name, bad_response,
-             unreachable, no_config, bad_nameserver, resolver_error],
-    case lists:member(Reason, Known) of
-        true -> {ok, Reason};
-        false -> {error, nil}
-    end;
+dns_error({dns, Reason}) ->
+    known(Reason, [nxdomain, no_records, timeout, servfail, refused, bad_name, bad_response,
+                   unreachable, no_config, bad_nameserver, resolver_error]);
 dns_error(_) ->
     {error, nil}.
 
@@ -181,15 +177,18 @@ dns_error(_) ->
 -spec kubernetes_error(term()) -> {ok, term()} | {error, nil}.
 kubernetes_error({kubernetes, {http_status, Code}}) when is_integer(Code) ->
     {ok, {http_status, Code}};
-kubernetes_error({kubernetes, Reason}) when is_atom(Reason) ->
-    Known = [timeout, unreachable, tls, unauthorized, forbidden, not_found, bad_response,
-             too_large, no_token, no_ca],
+kubernetes_error({kubernetes, Reason}) ->
+    known(Reason, [timeout, unreachable, tls, unauthorized, forbidden, not_found, bad_response,
+                   too_large, no_token, no_ca]);
+kubernetes_error(_) ->
+    {error, nil}.
+
+%% A reason a Gleam error type has a constructor for, or Error(Nil).
+known(Reason, Known) ->
     case lists:member(Reason, Known) of
         true -> {ok, Reason};
         false -> {error, nil}
-    end;
-kubernetes_error(_) ->
-    {error, nil}.
+    end.
 
 describe(Reason) ->
     unicode:characters_to_binary(io_lib:format("~0tp", [Reason])).

@@ -71,18 +71,9 @@ full_mesh_local_epmd(Config) ->
     Names = basenames(Config, Idx),
     [start_cluster(P, #{strategy => {local_epmd, #{basenames => Names}}, name => mesh})
      || {P, _} <- Peers],
-    All = lists:sort([N || {_, N} <- Peers]),
-    [begin
-         Got = case call(P, barnacle_cluster, await_members, [mesh, 4, 20000], 25000) of
-                   {ok, G} -> G;
-                   Error -> ct:fail({not_formed, N, Error,
-                                     call(P, barnacle_cluster, members, [mesh]),
-                                     call(P, erlang, nodes, []),
-                                     call(P, barnacle_test_peers, events, [all])})
-               end,
-         ?assertEqual(All -- [N], Got),
-         ?assertEqual(All -- [N], lists:sort(call(P, erlang, nodes, [])))
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, mesh, 20000),
+    All = [N || {_, N} <- Peers],
+    [?assertEqual(lists:sort(All -- [N]), lists:sort(call(P, erlang, nodes, []))) || {P, N} <- Peers].
 
 heals_sigkilled_node_before_next_poll(Config) ->
     ct:comment("a SIGKILLed node that comes back is reconnected by retry, not by the next poll"),

@@ -188,12 +188,8 @@ host_peers(Config, Indexes, Base, Args) ->
 dns_forms_cluster_across_hosts(Config) ->
     ct:comment("three hosts, each with its own address and epmd, cluster from A records"),
     Peers = host_peers(Config, [1, 2, 3], "app", []),
-    All = lists:sort([N || {_, N} <- Peers]),
     [{ok, _} = call(P, barnacle_cluster, start, [dns_cfg(Config, #{})]) || {P, _} <- Peers],
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [dnsc, 2, 30000], 35000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, dnsc, 30000).
 
 prune_follows_dns_keep_without_prune(Config) ->
     ct:comment("a host taken out of DNS is pruned with prune, kept without"),
@@ -232,15 +228,11 @@ dns_outage_keeps_cluster(Config) ->
 ipv6_cluster_over_inet6_tcp(Config) ->
     ct:comment("AAAA records, IPv6 node names (app6@fd77:..), -proto_dist inet6_tcp"),
     Peers = host_peers(Config, [1, 2, 3], "app6", ["-proto_dist", "inet6_tcp"]),
-    All = lists:sort([N || {_, N} <- Peers]),
     Cfg = #{strategy => {dns, #{basename => app6, query => "app6.test", families => inet6,
                                 nameservers => ?config(ns, Config), timeout => 1000}},
             name => v6},
     [{ok, _} = call(P, barnacle_cluster, start, [Cfg]) || {P, _} <- Peers],
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [v6, 2, 30000], 35000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, v6, 30000).
 
 srv_cluster_by_host_names(Config) ->
     ct:comment("SRV targets name the nodes: app@h1.svc.test, ..."),
@@ -251,15 +243,11 @@ srv_cluster_by_host_names(Config) ->
                  ets:insert(?config(peers, Config), {I, P}),
                  {P, N}
              end || I <- [1, 2, 3]],
-    All = lists:sort([N || {_, N} <- Peers]),
     Cfg = #{strategy => {dns_srv, #{basename => <<"app">>, query => "_app._tcp.svc.test",
                                     nameservers => ?config(ns, Config), timeout => 1000}},
             name => srv},
     [{ok, _} = call(P, barnacle_cluster, start, [Cfg]) || {P, _} <- Peers],
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [srv, 2, 30000], 35000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, srv, 30000).
 
 %%% Helpers
 

@@ -73,11 +73,7 @@ forms_cluster_on_loopback(Config) ->
     ct:comment("three nodes, gossip only (poll a minute away), full mesh"),
     Peers = [peer(Config, I) || I <- [1, 2, 3]],
     [start(P, gossip(Config, #{}), #{}) || {P, _} <- Peers],
-    All = lists:sort([N || {_, N} <- Peers]),
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [g, 2, 10000], 15000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, g, 10000).
 
 late_joiner_connected_within_an_interval(Config) ->
     ct:comment("a node that joins later is connected about one announce interval after it starts"),
@@ -241,8 +237,4 @@ multicast_between_hosts(Config) ->
                                                        ?config(peers, Config)))],
     [start(P, {gossip, #{port => 45892, multicast_if => T, interval => 300, secret => ?SECRET}},
            #{}) || {P, _, T} <- Peers],
-    All = lists:sort([N || {_, N, _} <- Peers]),
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [g, 2, 15000], 20000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N, _} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh([{P, N} || {P, N, _} <- Peers], g, 15000).

@@ -11,7 +11,7 @@
          token_never_in_errors_events_or_logs/1, cluster_forms_from_api/1]).
 -export([log/2]).
 
--import(barnacle_test_peers, [call/4, call/5]).
+-import(barnacle_test_peers, [call/4]).
 
 -define(TOKEN, "k8s-secret-token-1234567890").
 
@@ -218,8 +218,4 @@ cluster_forms_from_api(Config) ->
                                            ?config(peers, Config)),
     Cfg = #{strategy => {kubernetes, opts(Config, #{})}, name => k8s},
     [{ok, _} = call(P, barnacle_cluster, start, [Cfg]) || {P, _} <- Peers],
-    All = lists:sort([N || {_, N} <- Peers]),
-    [begin
-         {ok, Got} = call(P, barnacle_cluster, await_members, [k8s, 2, 30000], 35000),
-         ?assertEqual(All -- [N], Got)
-     end || {P, N} <- Peers].
+    ok = barnacle_test_peers:assert_full_mesh(Peers, k8s, 30000).

@@ -8,7 +8,7 @@
 -export([start/2, start/3, stop/1, stop_all/1, kill/1, call/4, call/5, node_name/2, ebin_args/0]).
 -export([start_collector/0, collector_loop/2, await/2, events/1, listener/0]).
 -export([start_scheduler_watch/0, scheduler_watch_loop/1, long_schedules/1]).
--export([barnacle_procs/0, await_restart/2, start_sup/2, forwarder/2, barnacle_code/1]).
+-export([assert_full_mesh/3, barnacle_procs/0, await_restart/2, start_sup/2, forwarder/2, barnacle_code/1]).
 
 -define(COLLECTOR, barnacle_test_collector).
 -define(WATCH, barnacle_test_watch).
@@ -207,3 +207,19 @@ start_sup(Name, Specs) ->
 forwarder(Name, To) ->
     Pid = spawn(fun Loop() -> receive M -> To ! M, Loop() end end),
     register(Name, Pid).
+
+%% Every peer's barnacle `Name' reaches all the other peers within
+%% `Timeout' ms (await_members), and reports exactly them.
+assert_full_mesh(Peers, Name, Timeout) ->
+    All = lists:sort([N || {_, N} <- Peers]),
+    [begin
+         Want = {ok, All -- [N]},
+         case call(P, barnacle_cluster, await_members, [Name, length(All) - 1, Timeout],
+                   Timeout + 5000) of
+             Want -> ok;
+             Other -> error({not_a_full_mesh, N, Other,
+                             call(P, barnacle_cluster, members, [Name]),
+                             call(P, erlang, nodes, [])})
+         end
+     end || {P, N} <- Peers],
+    ok.
