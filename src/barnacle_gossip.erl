@@ -123,7 +123,7 @@ handle_info({udp_passive, Sock}, #{socket := Sock} = S) ->
     {ok, S};
 handle_info({barnacle_gossip, announce, Sock}, #{socket := Sock} = S) ->
     announce(S),
-    {ok, S};
+    {ok, forget_silent(S)};
 handle_info(_, S) ->
     {ok, S}.
 
@@ -133,8 +133,18 @@ heard(Name, S) ->
         _ -> track(Name, S)
     end.
 
-track(Name, #{heard := Heard, max_nodes := Max} = S) ->
+%% Names not heard for three intervals are forgotten, so that nodes that
+%% left (or names a flood made up) do not hold places for ever.
+forget_silent(#{heard := Heard, interval := I} = S) ->
+    Since = erlang:monotonic_time(millisecond) - 3 * I,
+    S#{heard := maps:filter(fun(_, T) -> T >= Since end, Heard)}.
+
+track(Name, #{max_nodes := Max} = S0) ->
     Now = erlang:monotonic_time(millisecond),
+    #{heard := Heard} = S = case map_size(maps:get(heard, S0)) >= Max of
+                                true -> forget_silent(S0);
+                                false -> S0
+                            end,
     case is_map_key(Name, Heard) of
         true ->
             %% Known: refresh; barnacle already connects or retries it.
