@@ -17,11 +17,14 @@
 %%% `{Name, Event}') or a fun of one argument. Sends never fail and never
 %%% block; funs run one at a time in a separate notifier process, so a fun
 %%% that crashes is logged and one that hangs delays only other funs, never
-%%% the cluster.
+%%% the cluster (and at most 10,000 events wait for it; later ones are
+%%% dropped).
 -module(barnacle_events).
 
 -export([is_listener/1, notify/3, start_notifier/1, stop_notifier/1]).
 -export([notifier_loop/1]).
+
+-define(MAX_QUEUED, 10000).
 
 -type refresh_error() :: {strategy_error, term()}
                        | {connect_error, [{node(), atom()}]}
@@ -61,7 +64,12 @@ deliver({named_subject, Name}, _, Event) ->
     %% Sending to an unregistered name raises; a missing listener is harmless.
     try Name ! {Name, Event} catch error:badarg -> ok end;
 deliver(F, Notifier, Event) when is_function(F, 1), is_pid(Notifier) ->
-    Notifier ! {event, F, Event};
+    %% A fun that hangs stops the notifier; past this many waiting events
+    %% new ones are dropped rather than grow its queue without bound.
+    case erlang:process_info(Notifier, message_queue_len) of
+        {message_queue_len, N} when N >= ?MAX_QUEUED -> ok;
+        _ -> Notifier ! {event, F, Event}
+    end;
 deliver(_, _, _) ->
     ok.
 

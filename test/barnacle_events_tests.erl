@@ -44,6 +44,14 @@ fun_listener_and_crashing_fun_test() ->
     ?assert(is_process_alive(Notifier)),
     barnacle_events:stop_notifier(Notifier).
 
+hanging_fun_queue_is_bounded_test() ->
+    Hang = fun(_) -> receive never -> ok end end,
+    Notifier = barnacle_events:start_notifier([Hang]),
+    [barnacle_events:notify([Hang], Notifier, ?EV) || _ <- lists:seq(1, 30000)],
+    {message_queue_len, Q} = erlang:process_info(Notifier, message_queue_len),
+    ?assert(Q =< 10000),
+    barnacle_events:stop_notifier(Notifier).
+
 no_notifier_without_funs_test() ->
     ?assertEqual(undefined, barnacle_events:start_notifier([self(), {named_subject, x}])).
 
