@@ -17,17 +17,18 @@ use std::collections::HashSet;
 /// Invalid names reported back, at most; the rest are only counted.
 pub const MAX_REPORTED_INVALID: usize = 32;
 
-/// What a pass knows before it acts.
+/// What a pass knows before it acts. Names are any string type (`String`
+/// in tests, borrowed `Cow<str>` straight from the NIF's binaries).
 #[derive(Debug, Clone, Default)]
-pub struct DiffInput {
+pub struct DiffInput<S> {
     /// Names the strategy discovered, as given (possibly invalid).
-    pub discovered: Vec<String>,
+    pub discovered: Vec<S>,
     /// Names currently connected.
-    pub connected: Vec<String>,
+    pub connected: Vec<S>,
     /// Names this cluster process connected itself.
-    pub owned: Vec<String>,
+    pub owned: Vec<S>,
     /// This node's own name.
-    pub self_name: String,
+    pub self_name: S,
     /// Whether owned nodes that are no longer discovered are disconnected.
     pub prune: bool,
     /// Most distinct wanted names.
@@ -52,11 +53,13 @@ pub struct DiffOutput {
 }
 
 /// Computes the diff. Output lists keep the order of the inputs.
-pub fn diff(input: &DiffInput) -> DiffOutput {
+pub fn diff<S: AsRef<str>>(input: &DiffInput<S>) -> DiffOutput {
     let mut out = DiffOutput::default();
-    let self_name = canonical(&input.self_name).unwrap_or_else(|_| input.self_name.clone());
+    let raw_self = input.self_name.as_ref();
+    let self_name = canonical(raw_self).unwrap_or_else(|_| raw_self.to_owned());
     let mut seen: HashSet<String> = HashSet::with_capacity(input.discovered.len().min(input.max_nodes));
     for raw in &input.discovered {
+        let raw = raw.as_ref();
         match canonical(raw) {
             Ok(name) => {
                 if name == self_name || seen.contains(&name) {
@@ -79,7 +82,7 @@ pub fn diff(input: &DiffInput) -> DiffOutput {
             }
         }
     }
-    let connected: HashSet<&str> = input.connected.iter().map(String::as_str).collect();
+    let connected: HashSet<&str> = input.connected.iter().map(AsRef::as_ref).collect();
     out.connect = out
         .wanted
         .iter()
@@ -91,13 +94,11 @@ pub fn diff(input: &DiffInput) -> DiffOutput {
         out.disconnect = input
             .owned
             .iter()
-            .filter(|n| {
-                connected.contains(n.as_str())
-                    && !seen.contains(n.as_str())
-                    && **n != self_name
-                    && done.insert(n.as_str())
+            .map(AsRef::as_ref)
+            .filter(|n: &&str| {
+                connected.contains(n) && !seen.contains(*n) && *n != self_name && done.insert(*n)
             })
-            .cloned()
+            .map(str::to_owned)
             .collect();
     }
     out
@@ -111,7 +112,7 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    fn input(disc: &[&str], conn: &[&str], owned: &[&str], prune: bool) -> DiffInput {
+    fn input(disc: &[&str], conn: &[&str], owned: &[&str], prune: bool) -> DiffInput<String> {
         DiffInput {
             discovered: s(disc),
             connected: s(conn),

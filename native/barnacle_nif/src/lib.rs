@@ -79,12 +79,15 @@ struct DiffOut {
 /// what a pass connects and disconnects, as a map (see `barnacle_core::diff`).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn diff_nodes<'a>(env: Env<'a>, input: DiffIn<'a>) -> Term<'a> {
-    let conv = |v: &[Binary]| v.iter().map(lossy).collect::<Vec<_>>();
+    // Borrowed straight from the binaries when they are valid UTF-8.
+    fn conv<'b>(v: &'b [Binary]) -> Vec<std::borrow::Cow<'b, str>> {
+        v.iter().map(|b| String::from_utf8_lossy(b.as_slice())).collect()
+    }
     let out = diff::diff(&diff::DiffInput {
         discovered: conv(&input.discovered),
         connected: conv(&input.connected),
         owned: conv(&input.owned),
-        self_name: lossy(&input.self_name),
+        self_name: String::from_utf8_lossy(input.self_name.as_slice()),
         prune: input.prune,
         max_nodes: input.max_nodes,
     });
