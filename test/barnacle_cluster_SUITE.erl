@@ -126,6 +126,8 @@ prune_drops_removed_node_keeps_manual(Config) ->
     ?assert(lists:member(ND, Nodes)),
     ?assertNot(lists:member(NC, Nodes)),
     ?assert(lists:member(NB, Nodes)),
+    %% No longer discovered, so no longer a member, and not retried.
+    {ok, [{member, NB, connected, true, _}]} = call(PA, barnacle_cluster, members, [pr]),
     %% A failed discovery prunes nothing.
     ok = call(PA, persistent_term, put, [prune_list, {error, unreachable}]),
     {error, {strategy_error, unreachable}} = call(PA, barnacle_cluster, refresh, [pr, 10000]),
