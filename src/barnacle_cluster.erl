@@ -69,7 +69,9 @@
 -record(pass, {
     %% discover: waiting for the strategy; connect: waiting for attempts.
     stage = discover :: discover | connect,
+    %% The discovery process and its monitor.
     worker :: reference() | undefined,
+    worker_pid :: pid() | undefined,
     timer :: reference() | undefined,
     waiters = [] :: [gen_server:from()],
     pending = #{} :: #{node() => true},
@@ -358,7 +360,7 @@ info({timeout, Timer, discover_timeout},
             #state{pass = #pass{timer = Timer, worker = Ref}} = S) ->
     %% The strategy hangs: kill its process; its state stays as it was.
     erlang:demonitor(Ref, [flush]),
-    kill_worker(Ref, S),
+    exit(S#state.pass#pass.worker_pid, kill),
     {noreply, discovered({error, timeout, S#state.sstate}, S)};
 info({'DOWN', Ref, process, _, Reason}, #state{attempts = A} = S)
   when is_map_key(Ref, A) ->
@@ -408,10 +410,10 @@ info(Msg, #state{mod = Mod, sstate = SS} = S) ->
 
 %% @private
 -spec terminate(term(), #state{}) -> ok.
-terminate(_Reason, #state{mod = Mod, sstate = SS, notifier = N, attempts = A, pass = P} = S) ->
+terminate(_Reason, #state{mod = Mod, sstate = SS, notifier = N, attempts = A, pass = P}) ->
     _ = [exit(Pid, kill) || {_, Pid, _} <- maps:values(A)],
     case P of
-        #pass{worker = Ref} when Ref =/= undefined -> kill_worker(Ref, S);
+        #pass{worker = Ref, worker_pid = Pid} when Ref =/= undefined -> exit(Pid, kill);
         _ -> ok
     end,
     barnacle_strategy:terminate(Mod, SS),
@@ -430,15 +432,9 @@ start_pass(Waiters, #state{mod = Mod, sstate = SS} = S0) ->
                                    exit({barnacle_discovered,
                                          barnacle_strategy:discover(Mod, SS)})
                                end),
-    put({worker, Ref}, Pid),
     Timer = erlang:start_timer(S#state.discover_timeout, self(), discover_timeout),
-    S#state{pass = #pass{worker = Ref, timer = Timer, waiters = Waiters, snapshot = SS}}.
-
-kill_worker(Ref, _S) ->
-    case erase({worker, Ref}) of
-        Pid when is_pid(Pid) -> exit(Pid, kill);
-        _ -> ok
-    end.
+    S#state{pass = #pass{worker = Ref, worker_pid = Pid, timer = Timer, waiters = Waiters,
+                         snapshot = SS}}.
 
 discovery_result({barnacle_discovered, Result}, _S) -> Result;
 discovery_result(Reason, S) -> {error, {crashed, exit, Reason}, S#state.sstate}.
@@ -446,8 +442,7 @@ discovery_result(Reason, S) -> {error, {crashed, exit, Reason}, S#state.sstate}.
 discovered(Result0, #state{pass = P} = S0) ->
     Result = keep_live_state(Result0, P#pass.snapshot, S0#state.sstate),
     _ = erlang:cancel_timer(P#pass.timer),
-    _ = erase({worker, P#pass.worker}),
-    P1 = P#pass{worker = undefined, timer = undefined, stage = connect},
+    P1 = P#pass{worker = undefined, worker_pid = undefined, timer = undefined, stage = connect},
     case Result of
         {error, Reason, SS} ->
             barnacle_log:warning(#{what => strategy_error, cluster => S0#state.id,
@@ -505,11 +500,7 @@ apply_discovery(Nodes, Prune, #state{ops = #{list_nodes := List}} = S) ->
 pass_connect(Node, #state{pass = P, wanted = W} = S) ->
     S1 = S#state{pass = P#pass{pending = (P#pass.pending)#{Node => true}}},
     case maps:get(Node, W) of
-        #member{attempt = undefined} ->
-            case lists:member(Node, S1#state.queue) of
-                true -> S1;
-                false -> start_attempt(Node, S1)
-            end;
+        #member{attempt = undefined} -> start_attempt(Node, S1);
         #member{} -> S1
     end.
 
@@ -626,15 +617,14 @@ list_nodes(List) ->
 %%% Internal: attempts, retries and node events
 
 %% Starts an attempt now, or queues it while `max_parallel_connects'
-%% attempts are in flight.
-start_attempt(Node, #state{max_parallel = Max, attempts = A, queue = Q} = S)
-  when Max =/= infinity, map_size(A) >= Max ->
+%% attempts are in flight. A node already queued keeps its place (and is
+%% not also started now).
+start_attempt(Node, #state{max_parallel = Max, attempts = A, queue = Q} = S) ->
     case lists:member(Node, Q) of
         true -> S;
-        false -> S#state{queue = Q ++ [Node]}
-    end;
-start_attempt(Node, S) ->
-    launch_attempt(Node, S).
+        false when Max =/= infinity, map_size(A) >= Max -> S#state{queue = Q ++ [Node]};
+        false -> launch_attempt(Node, S)
+    end.
 
 %% Starts queued attempts while there is room; a queued node that is no
 %% longer wanted, already connected or already attempted is skipped.
