@@ -77,16 +77,13 @@ hosts(Terms) ->
     Bins = [try barnacle_opts:to_binary(T) catch error:badarg -> {bad, T} end || T <- Terms],
     case [T || {bad, T} <- Bins] of
         [] ->
-            case [B || B <- Bins, not valid_host(B)] of
+            case [B || B <- Bins, not barnacle_opts:is_host(B)] of
                 [] -> {ok, lists:usort(Bins)};
                 [Bad | _] -> {error, {bad_host, Bad}}
             end;
         [Bad | _] ->
             {error, {bad_host, Bad}}
     end.
-
-valid_host(B) ->
-    element(1, barnacle_native:normalize_node_name(<<"x@", B/binary>>)) =:= ok.
 
 %% Every host is asked in its own process; the whole pass takes about one
 %% timeout however many hosts are dead.

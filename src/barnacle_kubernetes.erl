@@ -66,7 +66,7 @@ check(_, _) -> false.
 
 is_label(B) ->
     byte_size(B) > 0 andalso byte_size(B) =< 63 andalso binary:match(B, <<".">>) =:= nomatch
-        andalso element(1, barnacle_native:normalize_node_name(<<"x@", B/binary>>)) =:= ok.
+        andalso barnacle_opts:is_host(B).
 
 resolve(#{source := pods, selector := undefined}) ->
     {error, {missing_option, selector}};

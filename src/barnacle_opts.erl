@@ -2,7 +2,8 @@
 %%% clause per key, unknown keys rejected, the bad key named.
 -module(barnacle_opts).
 
--export([validate/3, is_text/1, is_timeout/1, is_pos_int/1, is_basename/1, to_binary/1]).
+-export([validate/3, is_text/1, is_timeout/1, is_pos_int/1, is_basename/1, is_host/1,
+         to_binary/1]).
 
 %% @doc Checks every key of `Opts' with `Check(Key, Value)' and fills in
 %% `Defaults'. A key missing from `Defaults' is unknown; a default of
@@ -43,6 +44,13 @@ is_basename(B) when is_atom(B); is_binary(B); is_list(B) ->
         error:badarg -> false
     end;
 is_basename(_) ->
+    false.
+
+%% @doc A valid node-name host (a host name or an IP address), as a binary.
+-spec is_host(binary()) -> boolean().
+is_host(B) when is_binary(B) ->
+    element(1, barnacle_native:normalize_node_name(<<"x@", B/binary>>)) =:= ok;
+is_host(_) ->
     false.
 
 %% @doc A positive integer.
